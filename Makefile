@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install models test demo lint bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# insightface is only the tests' reference for SCRFD/ArcFace decoding; see pyproject.toml
+	$(PY) -m pip install -q --no-deps 'insightface==2.1'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Builds the default pack's ONNX network from dlib's weights once (cached with its sha256).
+models: $(STAMP)
+	$(VENV)/bin/menwei models build dlib-resnet
+
+test: models
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+demo: models
+	$(VENV)/bin/menwei demo
+
+bench: models
+	$(PY) bench/face_bench.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache
