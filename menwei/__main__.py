@@ -1,0 +1,5 @@
+import sys
+
+from menwei.cli import main
+
+sys.exit(main())

@@ -1,0 +1,245 @@
+"""The MQTT wire contract between gates and the server (DESIGN.md, "Wire contract").
+
+Both sides import this module; nothing else declares topics or payloads.
+Topic root: ``menwei/v1/{site}/{gate}/...`` where gate is also the gate's MQTT username.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ROOT = "menwei/v1"
+ENTRY_SCHEMA = "menwei.entry/1"
+MAX_FACE_JPEG_BYTES = 64 * 1024
+# An entry event is small (a 64 KB crop as base64 is ~87 KB); anything far larger is hostile.
+MAX_ENTRY_PAYLOAD_BYTES = 128 * 1024
+
+_ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class Channel(StrEnum):
+    ENTRY = "evt/entry"
+    STATUS = "status"
+    TELEMETRY = "telemetry"
+    ACK = "ctl/ack"
+    CONFIG = "ctl/config"
+    GALLERY = "ctl/gallery"
+    CMD = "ctl/cmd"
+
+
+# (qos, retained) per channel, as fixed by the design.
+DELIVERY: dict[Channel, tuple[int, bool]] = {
+    Channel.ENTRY: (1, False),
+    Channel.STATUS: (1, True),
+    Channel.TELEMETRY: (0, False),
+    Channel.ACK: (1, False),
+    Channel.CONFIG: (1, True),
+    Channel.GALLERY: (1, True),
+    Channel.CMD: (1, False),
+}
+
+
+def topic(site_id: str, gate_id: str, channel: Channel) -> str:
+    for part in (site_id, gate_id):
+        if not part or any(c in part for c in "/+#"):
+            raise ValueError(f"invalid topic level {part!r}")
+    return f"{ROOT}/{site_id}/{gate_id}/{channel.value}"
+
+
+def subscription(channel: Channel, site_id: str = "+", gate_id: str = "+") -> str:
+    return f"{ROOT}/{site_id}/{gate_id}/{channel.value}"
+
+
+def shared_subscription(channel: Channel, group: str = "ingest") -> str:
+    """MQTT 5 shared subscription so several ingest workers split the load."""
+    return f"$share/{group}/{subscription(channel)}"
+
+
+def parse_topic(name: str) -> tuple[str, str, Channel]:
+    """Split a concrete topic into (site_id, gate_id, channel); ValueError if it is not ours."""
+    prefix = ROOT + "/"
+    if not name.startswith(prefix):
+        raise ValueError(f"topic outside {ROOT}: {name!r}")
+    parts = name[len(prefix) :].split("/", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise ValueError(f"malformed topic: {name!r}")
+    try:
+        channel = Channel(parts[2])
+    except ValueError:
+        raise ValueError(f"unknown channel in topic: {name!r}") from None
+    return parts[0], parts[1], channel
+
+
+def uuid7(unix_ms: int | None = None) -> uuid.UUID:
+    """RFC 9562 UUIDv7: 48-bit ms timestamp, version 7, 74 random bits (sortable by capture time)."""
+    ms = int(time.time() * 1000) if unix_ms is None else int(unix_ms)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b
+    return uuid.UUID(int=value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Decision(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    ALERT = "alert"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class TemperatureStatus(StrEnum):
+    NORMAL = "normal"
+    FEVER = "fever"
+    UNAVAILABLE = "unavailable"
+
+
+class Person(_Strict):
+    resident_id: str | None = Field(default=None, max_length=64)
+    score: float | None = Field(default=None, ge=-1.0, le=1.0)
+    gallery_version: int | None = Field(default=None, ge=0)
+    pack: str | None = Field(default=None, max_length=64)
+
+
+class Temperature(_Strict):
+    celsius: float | None = Field(default=None, ge=-40.0, le=120.0)
+    status: TemperatureStatus
+    method: str | None = Field(default=None, max_length=64)
+
+
+class Track(_Strict):
+    frames: int = Field(ge=0)
+    duration_ms: int = Field(ge=0)
+
+
+class Override(_Strict):
+    operator: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=512)
+
+
+class EntryEvent(_Strict):
+    """One passage at a gate, made at capture time and never changed afterwards."""
+
+    schema_: Literal["menwei.entry/1"] = Field(default=ENTRY_SCHEMA, alias="schema")
+    event_id: uuid.UUID
+    site_id: _ID
+    gate_id: _ID
+    seq: int = Field(ge=1)
+    captured_at: datetime
+    direction: Direction
+    decision: Decision
+    reasons: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=32)
+    person: Person = Field(default_factory=Person)
+    temperature: Temperature = Field(
+        default_factory=lambda: Temperature(status=TemperatureStatus.UNAVAILABLE)
+    )
+    face_jpeg: str | None = Field(default=None, description="base64 JPEG face crop, at most 64 KB")
+    track: Track | None = None
+    override: Override | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("captured_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("captured_at must carry a UTC offset")
+        return v.astimezone(UTC)
+
+    @field_validator("face_jpeg")
+    @classmethod
+    def _jpeg(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("face_jpeg is not valid base64") from None
+        if len(raw) > MAX_FACE_JPEG_BYTES:
+            raise ValueError(f"face_jpeg is {len(raw)} bytes, limit {MAX_FACE_JPEG_BYTES}")
+        if raw[:2] != b"\xff\xd8":
+            raise ValueError("face_jpeg is not a JPEG")
+        return v
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> EntryEvent:
+        """Parse a raw MQTT payload; raises ValueError (size) or pydantic.ValidationError."""
+        if len(payload) > MAX_ENTRY_PAYLOAD_BYTES:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_ENTRY_PAYLOAD_BYTES}")
+        return cls.model_validate_json(payload)
+
+
+class GateStatus(BaseModel):
+    """Retained on ``status``; the gate's Last Will publishes ``{"state": "offline"}``."""
+
+    model_config = ConfigDict(extra="allow")
+    state: Literal["online", "offline"]
+    agent_version: str | None = None
+    gallery_version: int | None = None
+    config_version: int | None = None
+    pack: str | None = None
+    at: datetime | None = None
+
+
+class Telemetry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    fps: float | None = None
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    outbox_depth: int | None = None
+    box_temperatures_c: dict[str, float] = Field(default_factory=dict)
+    at: datetime | None = None
+
+
+class Ack(_Strict):
+    """Every event of this gate with seq <= acked_seq is committed on the server."""
+
+    acked_seq: int = Field(ge=0)
+
+
+class GalleryAnnouncement(_Strict):
+    version: int = Field(ge=0)
+    url: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    count: int = Field(ge=0)
+    pack: str | None = None
+
+
+class GateConfigMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int = Field(ge=0)
+    config: dict = Field(default_factory=dict)
+
+
+class CommandKind(StrEnum):
+    OPEN = "open"
+    SNAPSHOT = "snapshot"
+    RELOAD = "reload"
+
+
+class Command(_Strict):
+    command_id: uuid.UUID
+    kind: CommandKind
+    operator: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=512)
+    issued_at: datetime
