@@ -1,0 +1,1 @@
+"""The face engine: detect → 5 landmarks → align → quality → embed → match."""

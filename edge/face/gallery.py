@@ -1,0 +1,164 @@
+"""A versioned face gallery: identities and their embeddings in one contiguous float32 matrix.
+
+Search is a single matrix product (cosine similarity of L2-normalised vectors) followed by a
+partial sort. An identity may hold several rows (several enrolment photos); search reports each
+identity once, with its best row. The same file format is published by the server and loaded
+by the gates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.face.errors import EMPTY_GALLERY, FaceError
+
+FORMAT = "menwei.gallery/1"
+
+
+@dataclass(frozen=True)
+class Match:
+    identity: str
+    score: float  # cosine similarity
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+class Gallery:
+    def __init__(self, pack: str, dim: int, version: int = 0):
+        self.pack = pack
+        self.dim = int(dim)
+        self.version = int(version)
+        self._buf = np.zeros((0, self.dim), dtype=np.float32)
+        self._n = 0
+        self._ids: list[str] = []
+        self._id_array: np.ndarray | None = None  # cached for vectorised lookups
+        self.attributes: dict[str, dict] = {}
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, pack: str, ids: Sequence[str], matrix: np.ndarray, version: int = 0,
+                    attributes: dict[str, dict] | None = None) -> Gallery:
+        matrix = np.ascontiguousarray(l2_normalise(matrix).reshape(len(ids), -1))
+        g = cls(pack, matrix.shape[1] if len(ids) else 0, version)
+        g._buf = matrix
+        g._n = len(ids)
+        g._ids = [str(i) for i in ids]
+        g.attributes = dict(attributes or {})
+        return g
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def identities(self) -> list[str]:
+        return sorted(set(self._ids))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._buf[: self._n]
+
+    @property
+    def row_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def add(self, identity: str, embedding: np.ndarray) -> None:
+        vec = l2_normalise(np.asarray(embedding, dtype=np.float32).reshape(-1))
+        if vec.shape[0] != self.dim:
+            raise ValueError(f"embedding has {vec.shape[0]} dimensions, gallery has {self.dim}")
+        if self._n == self._buf.shape[0]:  # grow geometrically so adding stays amortised O(dim)
+            grown = np.zeros((max(16, 2 * self._buf.shape[0]), self.dim), dtype=np.float32)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n] = vec
+        self._n += 1
+        self._ids.append(str(identity))
+        self._id_array = None
+        self.version += 1
+
+    def remove(self, identity: str) -> int:
+        keep = [i for i, x in enumerate(self._ids) if x != identity]
+        removed = self._n - len(keep)
+        if removed:
+            self._buf = np.ascontiguousarray(self._buf[keep])
+            self._ids = [self._ids[i] for i in keep]
+            self._n = len(keep)
+            self._id_array = None
+            self.attributes.pop(identity, None)
+            self.version += 1
+        return removed
+
+    # -- search ---------------------------------------------------------------------------------
+    def scores(self, queries: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each query (n, d) against every row: (n, rows)."""
+        q = l2_normalise(np.atleast_2d(queries))
+        return q @ self.matrix.T
+
+    def search(self, queries: np.ndarray, k: int = 1) -> list[list[Match]]:
+        """Top-k identities for each query, best first (each identity at most once)."""
+        if self._n == 0:
+            raise FaceError("the gallery is empty: enrol someone first", code=EMPTY_GALLERY)
+        sims = self.scores(queries)
+        if self._id_array is None:
+            self._id_array = np.asarray(self._ids, dtype=object)
+        results = []
+        # take a few more rows than k, since one identity may hold several rows
+        want = min(self._n, max(k * 4, k + 8))
+        for row in sims:
+            top = np.argpartition(-row, want - 1)[:want] if want < self._n else np.arange(self._n)
+            top = top[np.argsort(-row[top])]
+            seen: dict[str, float] = {}
+            for j in top:
+                ident = self._id_array[j]
+                if ident not in seen:
+                    seen[ident] = float(row[j])
+                    if len(seen) == k:
+                        break
+            results.append([Match(i, s) for i, s in seen.items()])
+        return results
+
+    # -- persistence ------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        meta = {"format": FORMAT, "pack": self.pack, "dim": self.dim, "version": self.version,
+                "attributes": self.attributes}
+        out = io.BytesIO()
+        np.savez(out, matrix=self.matrix, ids=np.asarray(self._ids, dtype=np.str_),
+                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Gallery:
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                matrix, ids = z["matrix"], [str(x) for x in z["ids"]]
+        except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a menwei gallery file: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"unsupported gallery format {meta.get('format')!r}")
+        g = cls.from_arrays(meta["pack"], ids, matrix, meta["version"], meta.get("attributes"))
+        g.dim = int(meta["dim"])
+        return g
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(self.to_bytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Gallery:
+        return cls.from_bytes(Path(path).read_bytes())

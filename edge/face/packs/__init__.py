@@ -1,0 +1,1 @@
+"""Pack runtimes: each turns a manifest + files into detector, landmarker and embedder objects."""
