@@ -1,0 +1,1 @@
+"""Per-compound face galleries: build from stored embeddings, version, serve, announce to gates."""
