@@ -61,6 +61,21 @@ class InputSpec(BaseModel):
     alignment: str = Field(description="dlib-chip-0.25 | arcface-5pt | sface-5pt")
 
 
+class DetectorSpec(BaseModel):
+    """How the detector network wants its input (packs with a neural detector only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: tuple[int, int] = Field(
+        default=(640, 640), description="letterbox target width, height (a fixed-shape model's own size wins)"
+    )
+    color: str = Field(default="rgb", pattern="^(rgb|bgr)$")
+    mean: float = 0.0
+    std: float = 1.0
+    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    nms_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    top_k: int = Field(default=5000, gt=0, description="candidates kept for NMS, best first")
+
+
 class QualityLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_face_px: float = Field(default=40.0, description="smallest face (bbox side, pixels) worth embedding")
@@ -83,6 +98,9 @@ class PackManifest(BaseModel):
     threshold: float = Field(ge=-1.0, le=1.0, description="open-set cosine-similarity threshold")
     threshold_source: str = Field(description="how the threshold was calibrated")
     input: InputSpec
+    detector_input: DetectorSpec | None = Field(
+        default=None, description="input spec of a neural detector (SCRFD, YuNet)"
+    )
     quality: QualityLimits = QualityLimits()
     licence: Licence
     homepage: str | None = None
