@@ -7,6 +7,7 @@ dlib stays the reference here: its network (compute_face_descriptor) and its chi
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +200,14 @@ def test_dlib_free_path_matches_compute_face_descriptor_on_every_face(session, f
         print(f"{image}: min cosine {worst:.6f}")
     bad = {k: v for k, v in per_image.items() if v < 0.995}
     assert not bad, bad
+
+
+def test_bench_function_runs_and_restores_cpu_affinity(onnx_model):
+    from edge.face.dlib_onnx.bench import bench_embedding
+
+    before = os.sched_getaffinity(0)
+    rng = np.random.default_rng(1)
+    chips = [rng.integers(0, 256, (150, 150, 3), dtype=np.uint8) for _ in range(2)]
+    res = bench_embedding(onnx_model[0], chips, repeats=1)
+    assert res.faces == 2 and res.onnx_ms_per_face > 0 and res.dlib_ms_per_face > 0
+    assert os.sched_getaffinity(0) == before

@@ -114,9 +114,11 @@ def _bilinear(img: np.ndarray, a: np.ndarray, size: int) -> np.ndarray:
     ti = np.where(ok, top, 0).astype(np.intp)
     fx = (px - left)[..., None]
     fy = (py - top)[..., None]
-    src = img.astype(np.float64)
     ri, bi = np.minimum(li + 1, cols - 1), np.minimum(ti + 1, rows - 1)
-    val = (1 - fy) * ((1 - fx) * src[ti, li] + fx * src[ti, ri]) + fy * ((1 - fx) * src[bi, li] + fx * src[bi, ri])
+    # gather the four uint8 neighbours first, then do dlib's double-precision blend on them only
+    tl, tr = img[ti, li].astype(np.float64), img[ti, ri].astype(np.float64)
+    bl, br = img[bi, li].astype(np.float64), img[bi, ri].astype(np.float64)
+    val = (1 - fy) * ((1 - fx) * tl + fx * tr) + fy * ((1 - fx) * bl + fx * br)
     out = np.clip(val, 0, 255).astype(np.uint8)
     out[~ok] = 0
     return out
