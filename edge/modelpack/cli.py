@@ -15,6 +15,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(handler=_list)
 
+    ft = msub.add_parser(
+        "fetch", help="download a pack from its official URLs (resumable, size + sha256 checked)",
+        description="Download a pack's files into the model cache: resumes an interrupted download, "
+        "checks size and sha256 of every file (and of every member taken from a zip) and installs "
+        "them only when all checks pass. MENWEI_MODELS_MIRROR=http://host:port replaces the "
+        "scheme and host of every URL.")
+    ft.add_argument("name", help="pack name (see `menwei models list`)")
+    ft.add_argument("--force", action="store_true", help="download again even if the installed files verify")
+    ft.add_argument("--trust-unpinned", action="store_true",
+                    help="install files that have no published sha256 (checked on size alone)")
+    ft.add_argument("--keep-archive", action="store_true",
+                    help="keep the downloaded zip next to the extracted files")
+    ft.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ft.add_argument("--json", action="store_true", help="machine-readable summary")
+    ft.set_defaults(handler=_fetch)
+
     vf = msub.add_parser("verify", help="check sizes and sha256 of a pack's files")
     vf.add_argument("name")
     vf.add_argument("--json", action="store_true", help="machine-readable output")
@@ -55,7 +71,37 @@ def _list(args) -> int:
     for r in rows:
         lic = r["licence"] + ("" if r["commercial_use"] else "  [bold red](NON-COMMERCIAL)[/]")
         table.add_row(r["name"], "yes" if r["installed"] else "no", lic, r["description"])
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    restricted = [r["name"] for r in rows if not r["commercial_use"]]
+    if restricted:
+        console.print(f"[bold red]NON-COMMERCIAL:[/] {', '.join(restricted)} — research use only; loading them "
+                      "needs accept_license: true in the config or --accept-license.")
+    return 0
+
+
+def _fetch(args) -> int:
+    from edge.modelpack.fetch import Fetcher, NullProgress, RichProgress, print_licence_banner
+    from edge.modelpack.manifest import load_manifest
+
+    m = load_manifest(args.name)
+    print_licence_banner(m)
+    progress = NullProgress() if (args.no_progress or args.json) else RichProgress()
+    try:
+        report = Fetcher(progress=progress, trust_unpinned=args.trust_unpinned,
+                         keep_archive=args.keep_archive).fetch(m, force=args.force)
+    finally:
+        close = getattr(progress, "close", None)
+        if close:
+            close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for name in report.up_to_date:
+            print(f"{name}: already installed and verified")
+        for name in report.installed:
+            print(f"{name}: installed")
+        print(f"pack {m.name}: ready")
     return 0
 
 
