@@ -181,6 +181,49 @@ def test_face_chip_reproduces_dlib_get_face_chip(faces):
     assert max(sizes) > 200
 
 
+def _fod(points: np.ndarray) -> dlib.full_object_detection:
+    pts = [dlib.point(int(x), int(y)) for x, y in np.round(points)]
+    return dlib.full_object_detection(dlib.rectangle(0, 0, 10, 10), pts)
+
+
+@pytest.fixture(scope="module")
+def big_face(faces_dir) -> tuple[np.ndarray, np.ndarray]:
+    rgb = cv2.cvtColor(cv2.imread(str(faces_dir / "knn_examples/train/biden/biden2.jpg")), cv2.COLOR_BGR2RGB)
+    det = dlib.get_frontal_face_detector()(rgb, 0)[0]
+    shape = dlib.shape_predictor(str(MODELS / "shape_predictor_5_face_landmarks.dat"))(rgb, det)
+    return rgb, np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
+
+
+@pytest.mark.parametrize("case", ["cut_left", "cut_top", "scale_0.1", "scale_3", "rotate_90", "rotate_-40",
+                                  "outside"])
+def test_face_chip_matches_dlib_at_borders_scales_and_rotations(big_face, case):
+    """Faces cut by the image border, tiny (no pyramid) and huge (3+ pyramid levels), rotated, and
+    wholly outside the image: the bounding-box clipping, pyramid and black-outside rules."""
+    img, lm = big_face
+    cx, cy = (int(v) for v in lm.mean(0))
+    if case == "cut_left":
+        img, lm = img[:, cx:], lm - [cx, 0]
+    elif case == "cut_top":
+        img, lm = img[cy:], lm - [0, cy]
+    elif case.startswith("scale"):
+        s = float(case.split("_")[1])
+        img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        lm = lm * s
+    elif case.startswith("rotate"):
+        h, w = img.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), float(case.split("_")[1]), 1.0)
+        img, lm = cv2.warpAffine(img, m, (w, h)), lm @ m[:, :2].T + m[:, 2]
+    else:
+        lm = lm + [5000, 0]
+    img, lm = np.ascontiguousarray(img), np.round(lm)
+    ref = dlib.get_face_chip(img, _fod(lm), 150, 0.25)
+    ours = face_chip(img, lm)
+    diff = np.abs(ref.astype(np.int16) - ours)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001
+    if case == "outside":
+        assert ours.max() == 0
+
+
 def test_face_chip_rejects_bad_input():
     img = np.zeros((100, 100, 3), np.uint8)
     with pytest.raises(FaceError):

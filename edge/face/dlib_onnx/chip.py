@@ -104,6 +104,8 @@ def _bilinear(img: np.ndarray, a: np.ndarray, size: int) -> np.ndarray:
     for the same pixels as dlib: black where any of the 4 neighbours is outside the image, and the
     value truncated to uint8 as dlib's assign_pixel does.
     """
+    if img.shape[0] < 2 or img.shape[1] < 2:  # an empty pyramid level (dlib clears it): all black
+        return np.zeros((size, size, 3), np.uint8)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
     px = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
     py = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
@@ -121,6 +123,19 @@ def _bilinear(img: np.ndarray, a: np.ndarray, size: int) -> np.ndarray:
     val = (1 - fy) * ((1 - fx) * tl + fx * tr) + fy * ((1 - fx) * bl + fx * br)
     out = np.clip(val, 0, 255).astype(np.uint8)
     out[~ok] = 0
+    return out
+
+
+def _basic_chip(img: np.ndarray, rect: Rect, size: int) -> np.ndarray:
+    """impl::basic_extract_image_chip: dlib's plain copy when the chip is neither rotated nor scaled
+    (the drectangle is rounded to pixels, the part outside the image stays black)."""
+    left, top = (math.floor(v + 0.5) for v in rect[:2])
+    out = np.zeros((size, size, 3), np.uint8)
+    rows, cols = img.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + size, cols), min(top + size, rows)
+    if x0 < x1 and y0 < y1:
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = img[y0:y1, x0:x1]
     return out
 
 
@@ -147,6 +162,9 @@ def face_chip(image_rgb: np.ndarray, landmarks5: np.ndarray, size: int = 150, pa
     half = (size * scale - 1) / 2  # centered_drect: width-- then +/- width/2
     rect: Rect = (c[0] - half, c[1] - half, c[0] + half, c[1] + half)
     chip_area = size * size
+
+    if angle == 0 and size == size * scale:
+        return _basic_chip(img, rect, size)
 
     # extract_image_chips: pyramid depth and the (integer) bounding box of the rotated rectangle.
     depth, grow = 0, 2.0
