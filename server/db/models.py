@@ -374,6 +374,8 @@ class Entry(Base):
     # decoded JPEG bytes; deferred so list queries never drag crops along
     face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     face_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # set when the district re-match has looked at this unknown face (whatever it found)
+    rematched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     track: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     override: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     has_alert: Mapped[bool] = mapped_column(Boolean, default=False)

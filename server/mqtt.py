@@ -1,0 +1,173 @@
+"""MQTT clients for the server, from one URL: ``mqtt://user:pass@host:1883`` or ``mqtts://…:8883``.
+
+MQTT 5 first (shared subscriptions, session expiry, receive maximum); if the broker refuses the
+protocol version (the in-process amqtt broker speaks 3.1.1 only) the same client is rebuilt as a
+3.1.1 persistent session. Query parameters: ``?version=5|3.1.1`` forces a version, ``?ca=PATH``
+names a CA file for mqtts, ``?insecure=1`` skips hostname checks (test brokers only).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from menwei.errors import MenweiError
+
+
+class MqttError(MenweiError):
+    code = "mqtt"
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    version: str | None = None  # "5" / "3.1.1" / None = try 5 then 3.1.1
+    ca_file: str | None = None
+    insecure: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise MqttError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+        if not parts.hostname:
+            raise MqttError(f"MQTT URL has no host: {url!r}")
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise MqttError(f"MQTT URL has a bad port: {url!r}") from None
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        version = query.get("version")
+        if version not in (None, "5", "3.1.1"):
+            raise MqttError(f"MQTT URL version must be 5 or 3.1.1, got {version!r}")
+        return cls(host=parts.hostname, port=port,
+                   username=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password else None,
+                   tls=tls, version=version, ca_file=query.get("ca"),
+                   insecure=query.get("insecure") in ("1", "true", "yes"))
+
+    def redacted(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+@dataclass
+class SessionOptions:
+    client_id: str
+    persistent: bool = True  # clean_start=False / clean_session=False
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int | None = None
+    manual_ack: bool = False
+    keepalive: int = 30
+
+
+def _build(url: BrokerUrl, opts: SessionOptions, protocol: MQTTProtocolVersion) -> mqtt.Client:
+    kwargs = {}
+    if protocol != MQTTProtocolVersion.MQTTv5:
+        kwargs["clean_session"] = not opts.persistent
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=opts.client_id, protocol=protocol,
+                         manual_ack=opts.manual_ack, **kwargs)
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    if url.tls:
+        ctx = ssl.create_default_context(cafile=url.ca_file)
+        if url.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        client.tls_set_context(ctx)
+    # paho's default of 20 queued outgoing QoS>0 messages would throttle acks to busy gates
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    return client
+
+
+def _connect_properties(opts: SessionOptions) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    if opts.persistent:
+        # without a session expiry an MQTT 5 session ends at disconnect, clean_start or not
+        props.SessionExpiryInterval = opts.session_expiry_s
+    if opts.receive_maximum:
+        props.ReceiveMaximum = opts.receive_maximum
+    return props
+
+
+def connect(url: str | BrokerUrl, opts: SessionOptions, *,
+            setup: Callable[[mqtt.Client], None] | None = None, timeout: float = 10.0) -> mqtt.Client:
+    """Connect and start the network thread; returns a connected client.
+
+    ``setup(client)`` installs callbacks before the first CONNECT so no message of a resumed
+    session is missed. Raises MqttError (one line) when the broker cannot be reached or refuses.
+    """
+    broker = url if isinstance(url, BrokerUrl) else BrokerUrl.parse(url)
+    versions = {"5": [MQTTProtocolVersion.MQTTv5], "3.1.1": [MQTTProtocolVersion.MQTTv311]}.get(
+        broker.version or "", [MQTTProtocolVersion.MQTTv5, MQTTProtocolVersion.MQTTv311])
+    last = "no attempt"
+    for protocol in versions:
+        client = _build(broker, opts, protocol)
+        result: dict[str, object] = {}
+        done = threading.Event()
+
+        def _on_connect(_c, _u, _flags, reason, _props, result=result, done=done):
+            result["reason"] = reason
+            done.set()
+
+        def _on_disconnect(_c, _u, _flags, reason, _props, result=result, done=done):
+            result.setdefault("reason", reason)
+            done.set()
+
+        if setup is not None:
+            setup(client)
+        user_connect, user_disconnect = client.on_connect, client.on_disconnect
+
+        def on_connect(c, u, flags, reason, props, _oc=_on_connect, _uc=user_connect):
+            _oc(c, u, flags, reason, props)
+            if _uc is not None:
+                _uc(c, u, flags, reason, props)
+
+        def on_disconnect(c, u, flags, reason, props, _od=_on_disconnect, _ud=user_disconnect):
+            _od(c, u, flags, reason, props)
+            if _ud is not None:
+                _ud(c, u, flags, reason, props)
+
+        client.on_connect, client.on_disconnect = on_connect, on_disconnect
+        try:
+            if protocol == MQTTProtocolVersion.MQTTv5:
+                client.connect(broker.host, broker.port, keepalive=opts.keepalive,
+                               clean_start=not opts.persistent, properties=_connect_properties(opts))
+            else:
+                client.connect(broker.host, broker.port, keepalive=opts.keepalive)
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttError(f"cannot reach MQTT broker {broker.redacted()}: {exc}") from None
+        client.loop_start()
+        if not done.wait(timeout):
+            client.loop_stop()
+            raise MqttError(f"MQTT broker {broker.redacted()} did not answer CONNECT within {timeout:.0f} s")
+        reason = result.get("reason")
+        if reason is not None and not getattr(reason, "is_failure", False) and client.is_connected():
+            return client
+        client.loop_stop()
+        client.disconnect()
+        last = str(reason)
+        if "protocol" not in last.lower() and protocol == versions[-1]:
+            break
+        if "protocol" not in last.lower() and "unspecified" not in last.lower():
+            # a refusal that is not about the protocol version (bad password, ...) is final
+            break
+    raise MqttError(f"MQTT broker {broker.redacted()} refused the connection: {last}")
+
+
+def is_mqtt5(client: mqtt.Client) -> bool:
+    return client.protocol == MQTTProtocolVersion.MQTTv5
