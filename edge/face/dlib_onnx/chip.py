@@ -143,7 +143,8 @@ def face_chip(image_rgb: np.ndarray, landmarks5: np.ndarray, size: int = 150, pa
     """dlib.get_face_chip(img, shape, size, padding) for a 5-point shape, without dlib.
 
     image_rgb: HxWx3 uint8 RGB. landmarks5: (5,2) x,y in dlib's 5-point order. Returns size x size x 3
-    uint8 RGB.
+    uint8 RGB. dlib's shape parts are integer pixels; pass those (as dlib.shape_predictor gives them)
+    to get dlib's chip exactly — sub-pixel landmarks work too but then there is no dlib twin to match.
     """
     img = np.ascontiguousarray(image_rgb)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
