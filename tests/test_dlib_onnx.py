@@ -240,7 +240,7 @@ def test_dlib_free_path_matches_compute_face_descriptor_on_every_face(session, f
         ref = np.array(rec.compute_face_descriptor(f.rgb, f.shape))
         per_image[f.image] = min(per_image.get(f.image, 1.0), _cos(ref, mine))
     for image, worst in sorted(per_image.items()):
-        print(f"{image}: min cosine {worst:.6f}")
+        print(f"{image}: min cosine {worst:.8f}")
     bad = {k: v for k, v in per_image.items() if v < 0.995}
     assert not bad, bad
 
