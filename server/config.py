@@ -33,6 +33,7 @@ class IngestSettings(_Section):
     client_id: str = Field("menwei-ingest-1", min_length=1, max_length=64,
                            description="fixed per worker: the broker keeps this session's queue across restarts")
     shared_group: str | None = Field("ingest", description="MQTT 5 shared-subscription group; null = plain")
+    sites: list[str] | None = Field(None, description="only these compounds' topics; null = every compound")
     batch_max: int = Field(500, ge=1, le=1000, description="events per transaction at most")
     batch_wait_ms: float = Field(10.0, ge=0, le=1000, description="how long to gather a batch")
     receive_maximum: int = Field(1000, ge=1, le=65535,

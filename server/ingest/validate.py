@@ -1,0 +1,150 @@
+"""Classify one MQTT message: an accepted entry, a health report, or a rejection with a reason.
+
+Checks run cheapest first and the size check precedes any parsing, so a hostile 10 MB payload
+costs one len(). Nothing here touches the database: the caller passes the registered gates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from menwei.wire import MAX_ENTRY_PAYLOAD_BYTES, Channel, EntryEvent, GateStatus, Telemetry, parse_topic
+
+# status/telemetry are a few hundred bytes; anything much larger is not from our agent
+MAX_HEALTH_PAYLOAD_BYTES = 16 * 1024
+
+# rejection reasons (stable: counters and the quarantine table use them)
+OVERSIZED = "oversized"
+MALFORMED = "malformed"  # not UTF-8 JSON
+SCHEMA = "schema"  # JSON, but not the contract's shape or types
+BAD_TOPIC = "bad_topic"
+UNKNOWN_GATE = "unknown_gate"
+WRONG_SITE = "wrong_site"  # the topic's gate is registered under another site
+TOPIC_MISMATCH = "topic_mismatch"  # payload site/gate differ from the topic it came on
+STORE_ERROR = "store_error"  # valid-looking message the database refused on its own
+REASONS = (OVERSIZED, MALFORMED, SCHEMA, BAD_TOPIC, UNKNOWN_GATE, WRONG_SITE, TOPIC_MISMATCH, STORE_ERROR)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class GateRef:
+    site_id: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AcceptedEntry:
+    msg: Incoming
+    event: EntryEvent
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    msg: Incoming
+    site_id: str
+    gate_id: str
+    channel: Channel
+    status: GateStatus | None = None
+    telemetry: Telemetry | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    msg: Incoming
+    reason: str
+    error: str
+    site_id: str | None = None
+    gate_id: str | None = None
+    # set only for a schema-invalid entry of a registered gate on its own topic: see GateSeq
+    seq: int | None = None
+
+
+Classified = AcceptedEntry | HealthReport | Rejected
+
+
+def topic_gate(topic: str) -> tuple[str, str, Channel] | None:
+    try:
+        return parse_topic(topic)
+    except ValueError:
+        return None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "payload"
+    return f"{where}: {err['msg']}"[:500]
+
+
+def _settled_seq(payload: bytes, site_id: str, gate_id: str) -> int | None:
+    """The seq of a schema-invalid entry, if it plainly comes from this gate's own outbox."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    seq = data.get("seq")
+    if type(seq) is not int or seq < 1:
+        return None
+    if data.get("gate_id", gate_id) != gate_id or data.get("site_id", site_id) != site_id:
+        return None
+    return seq
+
+
+def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
+    where = topic_gate(msg.topic)
+    if where is None:
+        return Rejected(msg, BAD_TOPIC, f"not a menwei topic: {msg.topic[:200]!r}")
+    site_id, gate_id, channel = where
+    limit = MAX_ENTRY_PAYLOAD_BYTES if channel == Channel.ENTRY else MAX_HEALTH_PAYLOAD_BYTES
+    if len(msg.payload) > limit:
+        return Rejected(msg, OVERSIZED, f"{len(msg.payload)} bytes, limit {limit}", site_id, gate_id)
+    gate = gates.get(gate_id)
+    if gate is None:
+        return Rejected(msg, UNKNOWN_GATE, f"gate {gate_id!r} is not registered", site_id, gate_id)
+    if gate.site_id != site_id:
+        return Rejected(msg, WRONG_SITE, f"gate {gate_id!r} belongs to site {gate.site_id!r}", site_id, gate_id)
+    if channel == Channel.ENTRY:
+        try:
+            event = EntryEvent.from_payload(msg.payload)
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                return Rejected(msg, MALFORMED, _first_error(exc), site_id, gate_id)
+            return Rejected(msg, SCHEMA, _first_error(exc), site_id, gate_id,
+                            seq=_settled_seq(msg.payload, site_id, gate_id))
+        except ValueError as exc:  # size, or bytes that are not UTF-8
+            return Rejected(msg, MALFORMED, str(exc)[:500], site_id, gate_id)
+        if event.site_id != site_id or event.gate_id != gate_id:
+            return Rejected(msg, TOPIC_MISMATCH,
+                            f"payload says {event.site_id}/{event.gate_id}, topic says {site_id}/{gate_id}",
+                            site_id, gate_id)
+        return AcceptedEntry(msg, event)
+    if channel in (Channel.STATUS, Channel.TELEMETRY):
+        if not msg.payload:
+            # an empty retained message only clears the broker's copy (gate deleted)
+            return HealthReport(msg, site_id, gate_id, channel)
+        model = GateStatus if channel == Channel.STATUS else Telemetry
+        try:
+            parsed = model.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            reason = MALFORMED if any(e["type"] == "json_invalid" for e in exc.errors()) else SCHEMA
+            return Rejected(msg, reason, _first_error(exc), site_id, gate_id)
+        except ValueError as exc:
+            return Rejected(msg, MALFORMED, str(exc)[:500], site_id, gate_id)
+        if channel == Channel.STATUS:
+            return HealthReport(msg, site_id, gate_id, channel, status=parsed)
+        return HealthReport(msg, site_id, gate_id, channel, telemetry=parsed)
+    return Rejected(msg, BAD_TOPIC, f"the server does not consume {channel.value}", site_id, gate_id)

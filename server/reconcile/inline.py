@@ -1,0 +1,117 @@
+"""In-transaction reconciliation of a batch of new entries with the registry.
+
+Runs before the batch insert so the reconciled columns go in with the row (one INSERT, no
+follow-up UPDATE); the caller keeps only the results of rows that were really inserted
+(duplicates are not reconciled twice). Two queries per batch, whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from menwei.wire import EntryEvent, TemperatureStatus
+from server.db.models import AlertKind, Entry, Household, MatchedBy, Resident
+from server.reconcile.rules import ResidentView, status_violation
+
+
+@dataclass(frozen=True)
+class ReconcileContext:
+    double_entry_window: timedelta = timedelta(hours=12)
+
+
+@dataclass
+class Reconciled:
+    household_id: int | None = None
+    unit_id: int | None = None
+    matched_by: MatchedBy | None = None
+    # (kind, resident_id, detail) — resident_id may differ from the event's when re-matched later
+    alerts: list[tuple[AlertKind, str | None, dict]] = field(default_factory=list)
+
+
+def load_residents(session: Session, ids: set[str]) -> dict[str, ResidentView]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Resident.id, Resident.site_id, Resident.household_id, Household.unit_id, Resident.status,
+               Resident.valid_from, Resident.valid_until, Resident.quarantine_from, Resident.quarantine_until)
+        .outerjoin(Household, Household.id == Resident.household_id)
+        .where(Resident.id.in_(ids))
+    ).all()
+    return {r.id: ResidentView(*r) for r in rows}
+
+
+def _movements(session: Session, events: Sequence[EntryEvent], window: timedelta) -> list[tuple]:
+    """Stored movements of the batch's people around the batch's time span."""
+    people = {e.person.resident_id for e in events if e.person.resident_id}
+    if not people:
+        return []
+    lo = min(e.captured_at for e in events) - window
+    hi = max(e.captured_at for e in events)
+    return session.execute(
+        select(Entry.event_id, Entry.resident_id, Entry.site_id, Entry.direction, Entry.captured_at)
+        .where(Entry.resident_id.in_(people), Entry.captured_at >= lo, Entry.captured_at <= hi)
+    ).all()
+
+
+def _double_entries(session: Session, events: Sequence[EntryEvent], window: timedelta) -> dict[int, dict]:
+    """Index in ``events`` → detail, for each 'in' whose previous movement at that site was an 'in'.
+
+    Bounded by a window: people also leave through doors without a gate, so an 'in' from days
+    ago says nothing about today.
+    """
+    timeline: dict[tuple[str, str], dict] = {}
+    for event_id, resident_id, site_id, direction, at in _movements(session, events, window):
+        timeline.setdefault((resident_id, site_id), {})[event_id] = (at, direction, None)
+    for i, e in enumerate(events):
+        if e.person.resident_id:
+            timeline.setdefault((e.person.resident_id, e.site_id), {})[e.event_id] = (
+                e.captured_at, e.direction.value, i)
+    found: dict[int, dict] = {}
+    for moves in timeline.values():
+        ordered = sorted(moves.items(), key=lambda kv: (kv[1][0], str(kv[0])))
+        for (prev_id, (prev_at, prev_dir, _)), (_cur_id, (at, direction, idx)) in zip(ordered, ordered[1:],
+                                                                                       strict=False):
+            if idx is None or direction != "in" or prev_dir != "in" or at - prev_at > window:
+                continue
+            found[idx] = {"previous_event_id": str(prev_id), "previous_at": prev_at.isoformat()}
+    return found
+
+
+def reconcile_batch(session: Session, events: Sequence[EntryEvent], ctx: ReconcileContext) -> list[Reconciled]:
+    """One Reconciled per event (same order)."""
+    residents = load_residents(session, {e.person.resident_id for e in events if e.person.resident_id})
+    doubles = _double_entries(session, events, ctx.double_entry_window)
+    out: list[Reconciled] = []
+    for i, e in enumerate(events):
+        rec = Reconciled()
+        rid = e.person.resident_id
+        base = {"decision": e.decision.value, "direction": e.direction.value}
+        if rid is None:
+            # a guard who overrode the gate has already dealt with the person in front of them
+            if e.override is None:
+                rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "no_match"}))
+        else:
+            rec.matched_by = MatchedBy.GATE
+            r = residents.get(rid)
+            if r is None:
+                rec.alerts.append((AlertKind.UNKNOWN_PERSON, rid, {**base, "reason": "not_in_registry"}))
+            else:
+                rec.household_id, rec.unit_id = r.household_id, r.unit_id
+                if r.site_id != e.site_id:
+                    base["resident_site_id"] = r.site_id
+                violation = status_violation(r, e.direction.value, e.captured_at)
+                if violation is not None:
+                    rec.alerts.append((AlertKind.STATUS_FORBIDS, rid, {**base, **violation}))
+        if e.temperature.status == TemperatureStatus.FEVER:
+            rec.alerts.append((AlertKind.FEVER, rid, {**base, "celsius": e.temperature.celsius,
+                                                       "method": e.temperature.method,
+                                                       "note": "commodity sensor: needs a clinical re-check"}))
+        if i in doubles:
+            rec.alerts.append((AlertKind.DOUBLE_ENTRY, rid, {**base, **doubles[i]}))
+        out.append(rec)
+    return out
