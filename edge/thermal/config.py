@@ -1,0 +1,176 @@
+"""Typed configuration: sensor profiles (firmware_configs/thermal/*.yaml) and a gate's thermal
+section. Validation errors name the offending field."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.thermal.errors import ThermalConfigError
+
+FORMATS = ("lepton-y16", "p2pro", "mlx90640")
+NATIVE_RESOLUTION = {"lepton-y16": (160, 120), "p2pro": (256, 192), "mlx90640": (32, 24)}
+
+
+def _profiles_dir() -> Path:
+    env = os.environ.get("MENWEI_THERMAL_PROFILES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "firmware_configs" / "thermal"
+
+
+def _fmt_validation(prefix: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+        parts.append(f"{prefix}{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensorProfile(_Strict):
+    """A thermal sensor model: what it delivers and how good it is."""
+
+    name: str = Field(min_length=1, max_length=64)
+    format: Literal["lepton-y16", "p2pro", "mlx90640"]
+    usb_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+    i2c_address: int | None = Field(default=None, ge=0x03, le=0x77)
+    resolution: tuple[int, int]
+    telemetry: Literal["header", "footer"] | None = None
+    frame_rate_hz: float = Field(gt=0, le=100)
+    hfov_deg: float = Field(gt=1, lt=180)
+    vfov_deg: float = Field(gt=1, lt=180)
+    accuracy_c: float = Field(gt=0, le=10)
+    netd_c: float = Field(gt=0, le=1)
+    emissivity: float = Field(default=0.98, gt=0.5, le=1.0)
+    fpa_minus_ambient_c: float | None = Field(default=None, ge=-10, le=30)
+    distance_coeff_c_per_m: float = Field(default=0.0, ge=-2, le=2)
+    psf_sigma_px: float = Field(default=0.5, ge=0, le=3)  # lens blur, Gaussian sigma in pixels
+
+    @model_validator(mode="after")
+    def _native(self) -> SensorProfile:
+        native = NATIVE_RESOLUTION[self.format]
+        if tuple(self.resolution) != native:
+            raise ValueError(f"resolution {list(self.resolution)} does not match {self.format} ({list(native)})")
+        if self.format in ("lepton-y16", "p2pro") and not self.usb_id:
+            raise ValueError(f"a {self.format} profile needs usb_id (vvvv:pppp) to find the device")
+        return self
+
+
+def load_profile(name_or_path: str) -> SensorProfile:
+    """Load and validate a profile by name (file stem or `name`) or by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        folder = _profiles_dir()
+        path = folder / f"{name_or_path}.yaml"
+        if not path.exists():
+            for cand in sorted(folder.glob("*.yaml")):
+                if yaml.safe_load(cand.read_text() or "{}").get("name") == name_or_path:
+                    path = cand
+                    break
+    if not path.exists():
+        known = ", ".join(p.stem for p in sorted(_profiles_dir().glob("*.yaml")))
+        raise ThermalConfigError(f"thermal profile {name_or_path!r} not found (known: {known})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ThermalConfigError(f"{path.name}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ThermalConfigError(f"{path.name}: expected a mapping of profile fields")
+    try:
+        return SensorProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ThermalConfigError(_fmt_validation(f"{path.name}: ", exc)) from None
+
+
+def list_profiles() -> list[SensorProfile]:
+    return [load_profile(str(p)) for p in sorted(_profiles_dir().glob("*.yaml"))]
+
+
+class CompensationConfig(_Strict):
+    """Skin → core model; see docs/THERMAL.md "Compensation" for where the defaults come from."""
+
+    canthus_offset_c: float = Field(default=0.40, ge=-1, le=3)  # core − inner canthus at ambient_ref_c
+    face_offset_c: float = Field(default=1.50, ge=-1, le=5)  # core − face p95 at ambient_ref_c
+    ambient_ref_c: float = Field(default=24.0, ge=0, le=40)
+    ambient_coeff_canthus: float = Field(default=0.04, ge=0, le=0.5)  # °C added per °C below ambient_ref_c
+    ambient_coeff_face: float = Field(default=0.12, ge=0, le=0.5)
+    canthus_spot_sigma_mm: float = Field(default=7.0, gt=1, le=30)  # size of the canthus hot spot
+    distance_ref_m: float = Field(default=0.5, gt=0, le=3)
+    distance_coeff_c_per_m: float | None = Field(default=None, ge=-2, le=2)  # None: the profile's value
+    ambient_source: Literal["sensor", "background", "fixed"] = "sensor"
+    ambient_fixed_c: float | None = Field(default=None, ge=-20, le=50)
+
+    @model_validator(mode="after")
+    def _fixed(self) -> CompensationConfig:
+        if self.ambient_source == "fixed" and self.ambient_fixed_c is None:
+            raise ValueError("ambient_source 'fixed' needs ambient_fixed_c")
+        return self
+
+
+class BlackbodyConfig(_Strict):
+    """A reference source at a known temperature in the thermal view; corrects drift per frame."""
+
+    region: tuple[int, int, int, int]  # x, y, w, h in thermal pixels
+    temperature_c: float = Field(ge=20, le=60)
+    emissivity: float = Field(default=0.97, gt=0.5, le=1.0)
+    max_correction_c: float = Field(default=2.0, gt=0, le=10)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v):
+        if v[2] < 1 or v[3] < 1 or v[0] < 0 or v[1] < 0:
+            raise ValueError("region must be x, y >= 0 and w, h >= 1")
+        return v
+
+
+class ThermalConfig(_Strict):
+    """A gate's `thermal:` section."""
+
+    sensor: str = "lepton35-purethermal"  # profile name
+    device: str | None = None  # /dev/videoN or /dev/i2c-N; None: find by the profile's USB id
+    homography: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
+        (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    threshold_c: float = Field(default=37.3, ge=35.0, le=40.0)
+    policy: Literal["hard", "soft"] = "soft"
+    deny_when_unavailable: bool = False
+    offset_c: float = Field(default=0.0, ge=-3, le=3)  # from `menwei thermal offset`
+    emissivity: float | None = Field(default=None, gt=0.5, le=1.0)  # None: the profile's value
+    compensation: CompensationConfig = Field(default_factory=CompensationConfig)
+    blackbody: BlackbodyConfig | None = None
+    min_canthus_icd_px: float = Field(default=3.0, ge=1)  # inner-canthus distance on the thermal frame
+    min_canthus_pixels: int = Field(default=8, ge=1)
+    min_face_pixels: int = Field(default=40, ge=4)
+    max_distance_m: float = Field(default=2.0, gt=0, le=10)
+    ambient_range_c: tuple[float, float] = (10.0, 40.0)
+    rgb_hfov_deg: float = Field(default=70.0, gt=10, lt=180)
+    face_width_m: float = Field(default=0.15, gt=0.05, lt=0.4)
+    stall_timeout_s: float = Field(default=0.5, gt=0, le=1.0)
+
+    @field_validator("homography")
+    @classmethod
+    def _h(cls, v):
+        h = np.asarray(v, dtype=np.float64)
+        if not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-12:
+            raise ValueError("homography must be a finite, invertible 3x3 matrix")
+        return v
+
+    @property
+    def H(self) -> np.ndarray:  # noqa: N802 — the usual name of a homography
+        return np.asarray(self.homography, dtype=np.float64)
+
+
+def parse_thermal_config(data: dict | None, prefix: str = "thermal.") -> ThermalConfig:
+    """Validate a gate's thermal section; ThermalConfigError names each bad field."""
+    try:
+        return ThermalConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ThermalConfigError(_fmt_validation(prefix, exc)) from None
