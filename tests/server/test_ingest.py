@@ -7,7 +7,13 @@ and never past a gap; everything else is quarantined and counted, and the worker
 from __future__ import annotations
 
 import json
+import os
 import random
+import select as io_select
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from ingest_kit import GateSim, entry_topic, event, payload, seed, wait_for
 from sqlalchemy import func, select
@@ -15,6 +21,8 @@ from sqlalchemy import func, select
 from server.config import load_settings
 from server.db.models import Entry, GateSeq, QuarantinedMessage
 from server.ingest.worker import IngestWorker
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_settings(db_url: str, broker_url: str, uid: str, sites: list[str], **ingest):
@@ -117,3 +125,48 @@ def test_ack_never_passes_a_gap(db_url, sessions, broker_url, uid):
         sim.close()
         worker.stop()
     assert json.loads(json.dumps(worker.counters()))["stored"] == 6
+
+
+def _start_worker_process(db_url: str, broker_url: str, uid: str, site: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.ingest", "--db", db_url, "--mqtt", broker_url, "--client-id", f"ingest-{uid}",
+         "--site", site, "--shared-group", f"g{uid}", "--no-rematch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "MENWEI_CONFIG": ""})
+    ready, _, _ = io_select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ""
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"worker did not start: {line!r} {proc.stderr.read()[:2000]}")
+    return proc
+
+
+def test_kill_9_mid_stream_loses_nothing(db_url, sessions, broker_url, uid):
+    """kill -9 the worker while events stream in; the broker's persistent session plus the gate's
+    outbox (re-sending everything not yet acked) bring every event in, exactly once."""
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    total = 800
+    events = [event(site, gate, seq) for seq in range(1, total + 1)]
+    sim = GateSim(broker_url, site, gate)
+    proc = _start_worker_process(db_url, broker_url, uid, site)
+    try:
+        for i, ev in enumerate(events):
+            sim.publish(payload(ev), wait=False)
+            if i == 300:
+                assert sim.wait_acked(100, timeout=20) >= 100
+                proc.send_signal(signal.SIGKILL)  # mid-stream: acked ~100-300, the rest in flight
+                proc.wait(10)
+        killed_at = sim.acked
+        assert killed_at < total
+        proc = _start_worker_process(db_url, broker_url, uid, site)
+        # the gate's outbox re-sends every event not covered by an ack (duplicates included)
+        for ev in events[sim.acked:]:
+            sim.publish(payload(ev), wait=False)
+        assert sim.wait_acked(total, timeout=60) == total
+    finally:
+        sim.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert sorted(stored_ids(sessions, gate)) == sorted(e["event_id"] for e in events)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Entry).where(Entry.gate_id == gate)) == total
