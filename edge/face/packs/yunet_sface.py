@@ -77,16 +77,21 @@ class YuNetDetector:
             w, h = input_size or spec.size
             self.input_size = ((w + 31) // 32 * 32, (h + 31) // 32 * 32)
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+    def detect_raw(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (n, 4) x y w h, scores (n,), landmarks (n, 5, 2)) in image pixels, after NMS."""
         canvas, scale = letterbox(image_bgr, self.input_size)
         blob = cv2.dnn.blobFromImage(canvas, 1.0 / self.spec.std, self.input_size, (self.spec.mean,) * 3,
                                      swapRB=self.spec.color == "rgb")
         outs = dict(zip(OUTPUT_NAMES, self._sess.run(OUTPUT_NAMES, {self._input: blob}), strict=True))
         scores, boxes, kps = yunet_decode(outs, (blob.shape[2], blob.shape[3]), self.spec.score_threshold)
         keep = yunet_nms(boxes, scores, self.spec)
-        xyxy = boxes[keep].copy()
+        return boxes[keep] / scale, scores[keep], kps[keep] / scale
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        boxes, scores, kps = self.detect_raw(image_bgr)
+        xyxy = boxes.copy()
         xyxy[:, 2:] += xyxy[:, :2]
-        return to_detections(xyxy / scale, scores[keep], kps[keep] / scale, image_bgr.shape)
+        return to_detections(xyxy, scores, kps, image_bgr.shape)
 
 
 def yunet_nms(boxes_xywh: np.ndarray, scores: np.ndarray, spec: DetectorSpec) -> np.ndarray:
