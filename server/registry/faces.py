@@ -24,6 +24,7 @@ class EnrolResult:
     code: str | None = None
     message: str | None = None
     quality: dict | None = None
+    crop_jpeg: bytes | None = None  # the face with a margin, small: what a reviewer needs to see
 
     @property
     def ok(self) -> bool:
@@ -70,4 +71,27 @@ class EngineHolder:
         except FaceError as exc:
             return EnrolResult(None, exc.code, exc.message)
         return EnrolResult(np.asarray(face.embedding, np.float32),
-                           quality=face.quality.as_dict() if face.quality else None)
+                           quality=face.quality.as_dict() if face.quality else None,
+                           crop_jpeg=face_crop_jpeg(image, face.bbox))
+
+
+CROP_SIDE = 160  # pixels; enough to recognise a person on screen, far less than the photo
+
+
+def face_crop_jpeg(image: np.ndarray, bbox: tuple[int, int, int, int], margin: float = 0.25) -> bytes | None:
+    """Keep only the face (with a margin), downscaled: data minimisation for stored photos."""
+    import cv2
+
+    x, y, w, h = (int(v) for v in bbox)
+    mx, my = int(w * margin), int(h * margin)
+    x0, y0 = max(0, x - mx), max(0, y - my)
+    x1, y1 = min(image.shape[1], x + w + mx), min(image.shape[0], y + h + my)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    crop = image[y0:y1, x0:x1]
+    scale = CROP_SIDE / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else None

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): auth, roles and per-compound scoping, routers."""

@@ -1,0 +1,198 @@
+"""The entry log: filtered, keyset-paginated list; CSV export; one entry; its face crop."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from menwei.wire import Decision
+from server.api.deps import Ctx, EntriesExport, EntriesRead
+from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
+from server.audit import record
+from server.db.models import Entry, Resident
+from server.registry.service import NotFound, placement_of
+
+router = APIRouter(tags=["entries"])
+EXPORT_PAGE = 5000
+
+
+class AlertRef(BaseModel):
+    id: int
+    kind: str
+    acknowledged: bool
+
+
+class EntryItem(BaseModel):
+    event_id: str
+    site_id: str
+    gate_id: str
+    seq: int
+    captured_at: datetime
+    direction: str
+    decision: str
+    reasons: list[str]
+    resident_id: str | None
+    resident_name: str | None
+    household_id: int | None
+    matched_by: str | None
+    score: float | None
+    temperature_c: float | None
+    temperature_status: str
+    alerts: list[AlertRef]
+
+
+class EntryPage(BaseModel):
+    items: list[EntryItem]
+    next_cursor: str | None
+
+
+class EntryDetail(EntryItem):
+    received_at: datetime
+    building: str | None = None
+    unit: str | None = None
+    household: str | None = None
+    gallery_version: int | None
+    pack: str | None
+    temperature_method: str | None
+    track: dict[str, Any] | None
+    override: dict[str, Any] | None
+    has_face: bool
+
+
+def _filters(ctx: Ctx, site, gate, resident, decision, since, until, alerts_only) -> EntryFilters:
+    if site is not None:
+        ctx.require_site(site)
+    return EntryFilters(site=site, gate=gate, resident=resident, decision=decision, since=as_utc(since),
+                        until=as_utc(until), alerts_only=alerts_only)
+
+
+def _item(r, alerts: dict[int, list[dict]]) -> dict:
+    return {
+        "event_id": str(r.event_id), "site_id": r.site_id, "gate_id": r.gate_id, "seq": r.seq,
+        "captured_at": r.captured_at, "direction": r.direction, "decision": r.decision,
+        "reasons": list(r.reasons or []), "resident_id": r.resident_id, "resident_name": r.resident_name,
+        "household_id": r.household_id, "matched_by": getattr(r.matched_by, "value", r.matched_by),
+        "score": r.score, "temperature_c": r.temperature_c, "temperature_status": r.temperature_status,
+        "alerts": alerts.get(r.id, []),
+    }
+
+
+@router.get("/entries", response_model=EntryPage)
+def list_entries(ctx: EntriesRead, site: str | None = None, gate: str | None = None,
+                 resident: str | None = None, decision: Decision | None = None, since: datetime | None = None,
+                 until: datetime | None = None, alerts_only: bool = False, limit: int = 50,
+                 cursor: str | None = None) -> dict:
+    """Newest first. `since` is inclusive, `until` exclusive; times without an offset are UTC.
+    Pass `next_cursor` back as `cursor` for the next page (null on the last page)."""
+    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only)
+    limit = max(1, min(limit, ctx.app.settings.page_limit_max))
+    rows, alerts, nxt = fetch_page(ctx.s, f, ctx.who, limit, cursor)
+    items = [_item(r, alerts) for r in rows]
+    record(ctx.s, ctx.actor, "read", "entry", None, site,
+           {"filters": f.as_dict(), "count": len(items), "with_person": sum(1 for r in rows if r.resident_id),
+            "page": bool(cursor)})
+    ctx.s.commit()
+    return {"items": items, "next_cursor": nxt}
+
+
+CSV_COLUMNS = ["event_id", "site_id", "gate_id", "seq", "captured_at", "direction", "decision", "reasons",
+               "resident_id", "resident_name", "household_id", "matched_by", "score", "temperature_c",
+               "temperature_status", "alerts"]
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat()
+    text = str(v)
+    # a name like "=HYPERLINK(...)" must not run as a formula when the office opens the file in Excel
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+@router.get("/entries/export.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}}})
+def export_entries(ctx: EntriesExport, site: str | None = None, gate: str | None = None,
+                   resident: str | None = None, decision: Decision | None = None, since: datetime | None = None,
+                   until: datetime | None = None, alerts_only: bool = False) -> StreamingResponse:
+    """Every matching entry as CSV (UTF-8 with BOM so Excel shows Chinese names), newest first."""
+    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only)
+    cap = ctx.app.settings.export_max_rows
+    record(ctx.s, ctx.actor, "export", "entry", None, site, {"filters": f.as_dict(), "max_rows": cap})
+    ctx.s.commit()
+    sessions, who = ctx.app.sessions, ctx.who
+
+    def rows() -> Iterator[bytes]:
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        buf.write("\ufeff")
+        out.writerow(CSV_COLUMNS)
+        sent, cursor = 0, None
+        with sessions() as s:  # its own session: the request's one is closed while this streams
+            while sent < cap:
+                page, alerts, cursor = fetch_page(s, f, who, min(EXPORT_PAGE, cap - sent), cursor)
+                for r in page:
+                    item = _item(r, alerts)
+                    item["reasons"] = ";".join(item["reasons"])
+                    item["alerts"] = ";".join(a["kind"] for a in item["alerts"])
+                    out.writerow([_cell(item[c]) for c in CSV_COLUMNS])
+                sent += len(page)
+                yield buf.getvalue().encode()
+                buf.seek(0)
+                buf.truncate()
+                if cursor is None:
+                    break
+
+    name = f"entries-{site or 'all'}.csv"
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
+
+
+def _entry(ctx: Ctx, event_id: str) -> Entry:
+    eid = event_uuid(event_id)
+    e = ctx.s.scalar(select(Entry).where(Entry.event_id == eid)) if eid else None
+    if e is None or not ctx.who.sees(e.site_id):
+        raise NotFound(f"entry {event_id} not found")
+    return e
+
+
+@router.get("/entries/{event_id}", response_model=EntryDetail)
+def get_entry(event_id: str, ctx: EntriesRead) -> EntryDetail:
+    e = _entry(ctx, event_id)
+    name = ctx.s.scalar(select(Resident.name).where(Resident.id == e.resident_id)) if e.resident_id else None
+    places = placement_of(ctx.s, {e.household_id} if e.household_id else set())
+    alerts = alerts_for(ctx.s, [e.id])
+    has_face = ctx.s.scalar(select(Entry.face_jpeg.is_not(None)).where(Entry.id == e.id))
+    out = EntryDetail(
+        event_id=str(e.event_id), site_id=e.site_id, gate_id=e.gate_id, seq=e.seq, captured_at=e.captured_at,
+        direction=e.direction, decision=e.decision, reasons=list(e.reasons or []), resident_id=e.resident_id,
+        resident_name=name, household_id=e.household_id,
+        matched_by=getattr(e.matched_by, "value", e.matched_by), score=e.score, temperature_c=e.temperature_c,
+        temperature_status=e.temperature_status, alerts=alerts.get(e.id, []), received_at=e.received_at,
+        **places.get(e.household_id, {}), gallery_version=e.gallery_version, pack=e.pack,
+        temperature_method=e.temperature_method, track=e.track, override=e.override, has_face=bool(has_face))
+    record(ctx.s, ctx.actor, "read", "entry", str(e.event_id), e.site_id)
+    ctx.s.commit()
+    return out
+
+
+@router.get("/entries/{event_id}/face", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+def get_entry_face(event_id: str, ctx: EntriesRead) -> Response:
+    e = _entry(ctx, event_id)
+    data = ctx.s.scalar(select(Entry.face_jpeg).where(Entry.id == e.id))
+    if not data:
+        raise NotFound(f"entry {event_id} has no face crop (none sent, or purged by retention)")
+    record(ctx.s, ctx.actor, "read", "entry_face", str(e.event_id), e.site_id)
+    ctx.s.commit()
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,85 @@
+"""Daily figures per compound: entries, granted/denied/alert, unique residents, fevers.
+
+Days are calendar days in the compounds' time zone (settings.timezone, Asia/Shanghai by default):
+an office's "Tuesday" runs from 00:00 to 24:00 local time, not UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import case, func, select
+
+from server.api.deps import StatsRead
+from server.db.models import Entry
+from server.registry.service import InvalidInput
+
+router = APIRouter(tags=["stats"])
+MAX_DAYS = 366
+
+
+class DayFigures(BaseModel):
+    site_id: str
+    day: date
+    entries: int
+    granted: int
+    denied: int
+    alert: int
+    unique_residents: int
+    fevers: int
+
+
+class Daily(BaseModel):
+    timezone: str
+    items: list[DayFigures]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}") from None
+
+
+def _local_day(dialect: str, tz: ZoneInfo, tz_name: str, start: datetime):
+    if dialect == "postgresql":
+        return func.date(func.timezone(tz_name, Entry.captured_at))
+    # SQLite stores UTC text; shift by the zone's offset (fixed over the range: no DST in China;
+    # elsewhere a DST change inside the range shifts one hour of one day)
+    minutes = int(tz.utcoffset(start).total_seconds() // 60)
+    return func.date(Entry.captured_at, f"{minutes:+d} minutes")
+
+
+@router.get("/stats/daily", response_model=Daily)
+def daily(ctx: StatsRead, site: str | None = None, since: date | None = None, until: date | None = None,
+          tz: str | None = None) -> Daily:
+    """Figures for each day from `since` to `until` (both inclusive, local dates; default: last 7 days)."""
+    tz_name = tz or ctx.app.settings.timezone
+    zone = _zone(tz_name)
+    today = datetime.now(zone).date()
+    until = until or today
+    since = since or until - timedelta(days=6)
+    if since > until or (until - since).days >= MAX_DAYS:
+        raise InvalidInput(f"since must be on or before until, at most {MAX_DAYS} days apart")
+    start = datetime.combine(since, time(0), zone).astimezone(UTC)
+    end = datetime.combine(until + timedelta(days=1), time(0), zone).astimezone(UTC)
+    day = _local_day(ctx.s.get_bind().dialect.name, zone, tz_name, start).label("day")
+    q = (select(Entry.site_id, day, func.count().label("entries"),
+                func.sum(case((Entry.decision == "granted", 1), else_=0)),
+                func.sum(case((Entry.decision == "denied", 1), else_=0)),
+                func.sum(case((Entry.decision == "alert", 1), else_=0)),
+                func.count(func.distinct(Entry.resident_id)),
+                func.sum(case((Entry.temperature_status == "fever", 1), else_=0)))
+         .where(Entry.captured_at >= start, Entry.captured_at < end))
+    if site is not None:
+        q = q.where(Entry.site_id == ctx.require_site(site))
+    elif ctx.who.sites is not None:
+        q = q.where(Entry.site_id.in_(sorted(ctx.who.sites)))
+    rows = ctx.s.execute(q.group_by(Entry.site_id, day).order_by(Entry.site_id, day)).all()
+    items = [DayFigures(site_id=r[0], day=r[1] if isinstance(r[1], date) else date.fromisoformat(r[1]),
+                        entries=r[2], granted=r[3] or 0, denied=r[4] or 0, alert=r[5] or 0,
+                        unique_residents=r[6] or 0, fevers=r[7] or 0) for r in rows]
+    return Daily(timezone=tz_name, items=items)

@@ -1,0 +1,50 @@
+"""Settings the REST API needs beyond the shared server config (server/config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Where the JWT/gallery-URL signing secret comes from: given here, or a file created once.
+    secret: str | None = Field(default=None, min_length=32, repr=False)
+    secret_file: Path | None = None
+    token_ttl_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Base URL gates use to download galleries (what goes into ctl/gallery announcements).
+    public_url: str = "http://127.0.0.1:8080"
+    # Face-engine pack used for enrolment and galleries.
+    pack: str = "dlib-resnet"
+    # Daily figures are per local calendar day of the compounds.
+    timezone: str = "Asia/Shanghai"
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    # Debounce of gallery republishing: changes within this window go out as one version.
+    gallery_debounce_s: float = Field(default=1.0, ge=0.0)
+    page_limit_max: int = Field(default=500, ge=1)
+    export_max_rows: int = Field(default=1_000_000, ge=1)
+
+    @classmethod
+    def from_server(cls, cfg) -> ApiSettings:
+        """From the shared server Settings (server/config.py): same secret, pack and URLs."""
+        secret = cfg.secret_key.get_secret_value() if cfg.secret_key is not None else None
+        return cls(
+            secret=secret,
+            secret_file=None if secret else Path(cfg.data_dir) / "jwt.secret",
+            token_ttl_minutes=cfg.token_minutes,
+            public_url=(cfg.public_url or f"http://{cfg.listen}").rstrip("/"),
+            pack=cfg.pack,
+        )
+
+    def resolve_secret(self) -> str:
+        from server.api.security import load_or_create_secret
+
+        if self.secret:
+            return self.secret
+        if self.secret_file is None:
+            raise ValueError("ApiSettings needs secret or secret_file")
+        return load_or_create_secret(self.secret_file)

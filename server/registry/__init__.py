@@ -1,0 +1,1 @@
+"""The resident registry: CRUD services, face enrolment and CSV import."""
