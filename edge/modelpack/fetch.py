@@ -15,6 +15,7 @@ every URL, for gates behind a mirror; the tests point it at a local HTTP server.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -47,6 +48,8 @@ CHECKSUM_MISMATCH = "checksum_mismatch"
 DISK_FULL = "disk_full"
 BAD_ARCHIVE = "bad_archive"
 UNPINNED = "unpinned_checksum"
+BUSY = "fetch_busy"
+LOCK_FILE = ".lock"
 
 
 class FetchError(PackError):
@@ -199,7 +202,12 @@ class Fetcher:
         partial = self.store.pack_dir(manifest) / PARTIAL_DIR
         self._check_space(manifest, partial, wanted, downloads)
         partial.mkdir(parents=True, exist_ok=True)
+        with _pack_lock(manifest, partial.parent):
+            self._fetch_locked(manifest, report, wanted, downloads, partial)
+        return report
 
+    def _fetch_locked(self, manifest: PackManifest, report: FetchReport, wanted: list[PackFile],
+                      downloads: dict[str, PackFile], partial: Path) -> None:
         with httpx.Client(timeout=self.timeout, follow_redirects=True,
                           headers={"User-Agent": "menwei-models-fetch"}) as client:
             for src in downloads.values():
@@ -228,7 +236,6 @@ class Fetcher:
                     os.replace(partial / name, self.store.pack_dir(manifest) / name)
         with suppress(OSError):
             partial.rmdir()  # only when empty
-        return report
 
     # -- checks before any byte is fetched -----------------------------------------------------
     def _check_pinned(self, manifest: PackManifest, wanted: list[PackFile], downloads: dict[str, PackFile]):
@@ -359,6 +366,20 @@ class Fetcher:
                              f"{f.sha256}", code=CHECKSUM_MISMATCH)
         os.replace(tmp, out)
         return out
+
+
+@contextmanager
+def _pack_lock(manifest: PackManifest, pack_dir: Path) -> Iterator[None]:
+    """One fetch per pack at a time: two would append to the same partial file."""
+    with open(pack_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FetchError(f"pack {manifest.name!r} is being fetched by another process", code=BUSY) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _find_member(zf: zipfile.ZipFile, member: str) -> zipfile.ZipInfo | None:

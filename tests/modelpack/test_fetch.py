@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
-from edge.modelpack.fetch import PARTIAL_DIR, Fetcher, FetchError, resolve_url
+from edge.modelpack.fetch import (
+    LOCK_FILE,
+    PARTIAL_DIR,
+    Fetcher,
+    FetchError,
+    _describe_network_error,
+    resolve_url,
+)
 from edge.modelpack.manifest import PackManifest
 from edge.modelpack.store import PackStore
 
@@ -27,7 +36,7 @@ def _manifest(gen_pack) -> PackManifest:
 
 def _installed(store: PackStore, m: PackManifest) -> list[str]:
     d = store.pack_dir(m)
-    return sorted(p.name for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+    return sorted(p.name for p in d.iterdir() if p.is_file() and not p.name.startswith(".")) if d.is_dir() else []
 
 
 def test_fetch_installs_members_and_plain_file_then_is_idempotent(tmp_path, http_files, gen_pack):
@@ -212,3 +221,24 @@ def test_mirror_replaces_scheme_and_host_only():
     with pytest.raises(FetchError) as exc:
         resolve_url(url, "not a url")
     assert exc.value.code == "bad_mirror"
+
+
+def test_second_fetch_of_the_same_pack_is_refused_while_one_runs(tmp_path, http_files, gen_pack):
+    f, store = _fetcher(tmp_path, http_files)
+    m = _manifest(gen_pack)
+    store.pack_dir(m).mkdir(parents=True)
+    with open(store.pack_dir(m) / LOCK_FILE, "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as another `menwei models fetch` would
+        with pytest.raises(FetchError) as exc:
+            f.fetch(m)
+        assert exc.value.code == "fetch_busy"
+    assert "det.onnx" in f.fetch(m).installed  # lock released: fine again
+
+
+def test_network_errors_are_described():
+    url = "https://github.com/x.zip"
+    dns = httpx.ConnectError("[Errno -2] Name or service not known")
+    assert "DNS" in _describe_network_error(dns, url) and "github.com" in _describe_network_error(dns, url)
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    assert "refused" in _describe_network_error(refused, url)
+    assert "timed out" in _describe_network_error(httpx.ReadTimeout("read timed out"), url)
