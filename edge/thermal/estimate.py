@@ -204,7 +204,7 @@ def estimate(
     emissivity = cfg.emissivity if cfg.emissivity is not None else profile.emissivity
     skin = float(emissivity_correct(value + drift, emissivity, ambient))
     if not SKIN_RANGE_C[0] <= skin <= SKIN_RANGE_C[1]:
-        return _unavailable(cfg, [*flags, "implausible_skin_temperature"], method=method, **common)
+        return _unavailable(cfg, [*flags, "implausible_skin_temperature", f"method_{method}"], **common)
 
     comp = cfg.compensation
     if method == "inner_canthus":

@@ -13,14 +13,14 @@ import json
 import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from edge.thermal import decoders
 from edge.thermal.config import SensorProfile
-from edge.thermal.errors import FrameFormatError, SensorTimeout, SensorUnavailable
+from edge.thermal.errors import SensorTimeout, SensorUnavailable
 from edge.thermal.estimate import apparent_from_true
 from edge.thermal.frame import SensorState, ThermalFrame
 
@@ -118,6 +118,18 @@ class SimRig:
     def to_rgb(self, X, Y, Z) -> np.ndarray:
         p = self._rgb_k() @ np.array([X / Z, Y / Z, 1.0])
         return p[:2] / p[2]
+
+    def to_thermal(self, X, Y, Z) -> np.ndarray:
+        p = self._thermal_affine() @ np.array([X / Z, Y / Z, 1.0])
+        return p[:2] / p[2]
+
+    def target_corners(self, distance_m: float = 1.0, size_m: float = 0.4, grid: int = 3):
+        """Corner points of a heated calibration target as (rgb Nx2, thermal Nx2)."""
+        xs = np.linspace(-size_m, size_m, grid)
+        pts = [(x, y) for x in xs for y in xs * 0.6]
+        rgb = np.array([self.to_rgb(x, y, distance_m) for x, y in pts])
+        th = np.array([self.to_thermal(x, y, distance_m) for x, y in pts])
+        return rgb, th
 
     def observe(self, face: SimFace) -> tuple[tuple[float, float, float, float], tuple[tuple[float, float], ...]]:
         """What a face detector would report in RGB: box (x, y, w, h) and the two inner canthi."""
@@ -331,11 +343,7 @@ class SimSource:
         return raw
 
     def read(self, timeout: float = 1.0) -> ThermalFrame:
-        raw = self.read_raw(timeout)
-        try:
-            return decode_raw(self.profile, raw)
-        except FrameFormatError:
-            raise
+        return decode_raw(self.profile, self.read_raw(timeout))
 
     def frames(self, timeout: float = 1.0):
         while True:
@@ -347,4 +355,4 @@ def with_faces(scene: Scene, *faces: SimFace) -> Scene:
 
 
 __all__ = ["Scene", "SimFace", "SimBlackbody", "SimRig", "SimSource", "SceneEncoder", "decode_raw",
-           "render_scene", "canthus_temperature", "face_skin_temperature", "with_faces", "field"]
+           "render_scene", "canthus_temperature", "face_skin_temperature", "with_faces"]
