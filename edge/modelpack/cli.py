@@ -82,9 +82,13 @@ def _list(args) -> int:
 
 def _fetch(args) -> int:
     from edge.modelpack.fetch import Fetcher, NullProgress, RichProgress, print_licence_banner
-    from edge.modelpack.manifest import load_manifest
+    from edge.modelpack.manifest import FileSource, load_manifest
 
     m = load_manifest(args.name)
+    if not any(f.source is FileSource.URL for f in m.files):
+        print(f"pack {m.name}: nothing to download (its files ship in a Python package or are built "
+              f"locally; see `menwei models verify {m.name}` and `menwei models build {m.name}`)")
+        return 0
     print_licence_banner(m)
     progress = NullProgress() if (args.no_progress or args.json) else RichProgress()
     try:

@@ -202,8 +202,12 @@ class Fetcher:
         partial = self.store.pack_dir(manifest) / PARTIAL_DIR
         self._check_space(manifest, partial, wanted, downloads)
         partial.mkdir(parents=True, exist_ok=True)
-        with _pack_lock(manifest, partial.parent):
-            self._fetch_locked(manifest, report, wanted, downloads, partial)
+        try:
+            with _pack_lock(manifest, partial.parent):
+                self._fetch_locked(manifest, report, wanted, downloads, partial)
+        finally:
+            with suppress(OSError):
+                partial.rmdir()  # only when empty: a kept partial file is what a retry resumes from
         return report
 
     def _fetch_locked(self, manifest: PackManifest, report: FetchReport, wanted: list[PackFile],
@@ -234,8 +238,6 @@ class Fetcher:
             for name, src in downloads.items():
                 if src.role == "archive" and (partial / name).exists():
                     os.replace(partial / name, self.store.pack_dir(manifest) / name)
-        with suppress(OSError):
-            partial.rmdir()  # only when empty
 
     # -- checks before any byte is fetched -----------------------------------------------------
     def _check_pinned(self, manifest: PackManifest, wanted: list[PackFile], downloads: dict[str, PackFile]):
