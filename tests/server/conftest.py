@@ -97,3 +97,11 @@ def sessions(engine):
     from server.db.session import session_factory
 
     return session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def face_engine():
+    """The default-pack face engine, loaded once per session (slow to load, cheap to share)."""
+    from edge.face.engine import FaceEngine
+
+    return FaceEngine.load("dlib-resnet")
