@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import time
 
 import numpy as np
 from smbus2 import i2c_msg  # noqa: F401  (the type the driver hands us)
@@ -16,7 +17,8 @@ I2C_M_RD = 0x0001
 
 
 class FakeMlx90640Bus:
-    def __init__(self, eeprom, frames, address: int = 0x33, chunk_limit_bytes: int = 4096):
+    def __init__(self, eeprom, frames, address: int = 0x33, chunk_limit_bytes: int = 4096,
+                 cycle: bool = False, period_s: float = 0.0):
         self.eeprom = np.asarray(eeprom, dtype=np.int64)
         self.frames = [np.asarray(f, dtype=np.int64) for f in frames]
         self.address = address
@@ -25,6 +27,9 @@ class FakeMlx90640Bus:
         self.control = int(self.frames[0][832]) if self.frames else 0x1901
         self.status_writes: list[int] = []
         self._pending = 0  # index of the frame that "new data" refers to
+        self.cycle = cycle  # stream the frames forever, one every period_s (a running sensor)
+        self.period_s = period_s
+        self._ready_at = 0.0
 
     # -- register map
     def _read_word(self, reg: int) -> int:
@@ -33,9 +38,14 @@ class FakeMlx90640Bus:
         if 0x0400 <= reg < 0x0740:
             if not self.frames:
                 return 0
-            f = self.frames[min(self._pending, len(self.frames) - 1)]
+            idx = self._pending % len(self.frames) if self.cycle else min(self._pending, len(self.frames) - 1)
+            f = self.frames[idx]
             return int(f[reg - 0x0400]) & 0xFFFF
         if reg == 0x8000:
+            if self.cycle:
+                ready = time.monotonic() >= self._ready_at
+                f = self.frames[self._pending % len(self.frames)]
+                return (0x0008 if ready else 0) | (int(f[833]) & 1)
             if self._pending < len(self.frames):
                 return 0x0008 | (int(self.frames[self._pending][833]) & 1)
             return 0x0000
@@ -46,8 +56,9 @@ class FakeMlx90640Bus:
     def _write_word(self, reg: int, value: int) -> None:
         if reg == 0x8000:
             self.status_writes.append(value)
-            if not value & 0x0008 and self._pending < len(self.frames):
+            if not value & 0x0008 and (self.cycle or self._pending < len(self.frames)):
                 self._pending += 1  # host cleared "new data": the next subpage becomes available
+                self._ready_at = time.monotonic() + self.period_s
         elif reg == 0x800D:
             self.control = value
         else:
