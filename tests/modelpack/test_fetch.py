@@ -242,3 +242,13 @@ def test_network_errors_are_described():
     refused = httpx.ConnectError("[Errno 111] Connection refused")
     assert "refused" in _describe_network_error(refused, url)
     assert "timed out" in _describe_network_error(httpx.ReadTimeout("read timed out"), url)
+
+
+def test_git_lfs_pointer_instead_of_the_file_is_named(tmp_path, http_files, gen_pack):
+    # raw.githubusercontent.com serves LFS-stored models as this 131-byte pointer
+    http_files.files[DIRECT] = (b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64
+                                + b"\nsize 300000\n")
+    f, store = _fetcher(tmp_path, http_files)
+    with pytest.raises(FetchError) as exc:
+        f.fetch(_manifest(gen_pack))
+    assert exc.value.code == "size_mismatch" and "LFS" in exc.value.message

@@ -100,8 +100,8 @@ def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou:
     """Indices kept by OpenCV's NMS, best score first."""
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    rects = [(float(x1), float(y1), float(x2 - x1), float(y2 - y1)) for x1, y1, x2, y2 in boxes]
-    keep = cv2.dnn.NMSBoxes(rects, scores.astype(float).tolist(), score_threshold, iou, top_k=top_k)
+    rects = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+    keep = cv2.dnn.NMSBoxes(rects, scores.astype(np.float32), score_threshold, iou, top_k=top_k)
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 

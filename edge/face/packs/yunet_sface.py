@@ -98,8 +98,8 @@ def yunet_nms(boxes_xywh: np.ndarray, scores: np.ndarray, spec: DetectorSpec) ->
     """FaceDetectorYN's NMS: integer-truncated boxes, OpenCV's NMSBoxes, top_k candidates."""
     if len(boxes_xywh) <= 1:
         return np.arange(len(boxes_xywh))
-    rects = [tuple(int(v) for v in b) for b in boxes_xywh]
-    keep = cv2.dnn.NMSBoxes(rects, scores.astype(float).tolist(), spec.score_threshold, spec.nms_threshold,
+    rects = np.trunc(boxes_xywh).astype(np.int32)  # Rect2i(int(x), int(y), int(w), int(h)) as OpenCV does
+    keep = cv2.dnn.NMSBoxes(rects, scores.astype(np.float32), spec.score_threshold, spec.nms_threshold,
                             eta=1.0, top_k=spec.top_k)
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
