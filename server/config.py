@@ -50,6 +50,8 @@ class IngestSettings(_Section):
 
 class RetentionSettings(_Section):
     face_crop_days: float = Field(30, gt=0, description="entry face crops of non-residents are purged after this")
+    resident_face_crop_days: float | None = Field(
+        90, gt=0, description="entry face crops of residents (null = kept as long as the entry)")
     non_resident_days: float = Field(30, gt=0,
                                      description="photos/embeddings of expired visitors and moved-out people")
     entry_days: float | None = Field(None, gt=0, description="entry rows kept this long; null = forever")
@@ -139,7 +141,10 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif "__" in name:
             section, _, field = name.lower().partition("__")
             if section in ("ingest", "retention"):
-                out.setdefault(section, {})[field] = None if value.lower() in ("", "null", "none") else value
+                parsed: Any = None if value.lower() in ("", "null", "none") else value
+                if field == "sites" and parsed is not None:
+                    parsed = [p.strip() for p in value.split(",") if p.strip()]
+                out.setdefault(section, {})[field] = parsed
     return out
 
 
