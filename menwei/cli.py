@@ -19,7 +19,7 @@ COMMAND_GROUPS = [
     "edge.modelpack.cli",
     "edge.thermal.cli",
     "server.cli",
-    "bench.cli",
+    "menwei.bench",
     "menwei.demo",
 ]
 

@@ -30,9 +30,10 @@ class Identification:
 
 
 class FaceEngine:
-    def __init__(self, manifest: PackManifest, runtime: PackRuntime):
+    def __init__(self, manifest: PackManifest, runtime: PackRuntime, paths: dict | None = None):
         self.manifest = manifest
         self.runtime = runtime
+        self.runtime_paths = dict(paths or {})  # file paths by role, for tools (benchmarks, converters)
         self.threshold = manifest.threshold
         self.limits = manifest.quality
 
@@ -64,7 +65,7 @@ class FaceEngine:
         paths = store.require(manifest, build_missing=not native) if not native else {
             f.role: store.path_of(manifest, f) for f in manifest.files}
         runtime = _build_runtime(manifest, paths, options)
-        return cls(manifest, runtime)
+        return cls(manifest, runtime, paths)
 
     # -- stages ---------------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[Face]:

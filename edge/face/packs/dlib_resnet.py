@@ -18,6 +18,11 @@ from edge.face.packs.base import Detection, PackRuntime
 from edge.runtime import onnx_session
 
 
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """HOG and the shape predictor look at intensity only; grey input is ~20% faster than RGB."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
 class HogDetector:
     """dlib's HOG frontal-face detector. `upsample` doubles the image that many times (range)."""
 
@@ -33,8 +38,7 @@ class HogDetector:
         if self.max_side and max(img.shape[:2]) > self.max_side:
             scale = self.max_side / max(img.shape[:2])
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        rects, scores, _ = self._det.run(rgb, self.upsample, self.min_score)
+        rects, scores, _ = self._det.run(to_grey(img), self.upsample, self.min_score)
         out = []
         for r, s in zip(rects, scores, strict=True):
             x, y = r.left() / scale, r.top() / scale
@@ -54,8 +58,7 @@ class DlibLandmarker:
     def landmarks(self, image_bgr: np.ndarray, det: Detection) -> np.ndarray:
         x, y, w, h = det.bbox
         rect = dlib.rectangle(int(x), int(y), int(x + w - 1), int(y + h - 1))
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        shape = self._sp(rgb, rect)
+        shape = self._sp(to_grey(image_bgr), rect)
         return np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float32)
 
 

@@ -1,0 +1,1 @@
+"""Real-time face detection for the gate loop: motion gating, face tracks and region-of-interest scans."""
