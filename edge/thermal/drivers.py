@@ -67,7 +67,12 @@ def find_video_device(usb_id: str, sysfs: Path = SYSFS_V4L) -> str | None:
     return None
 
 
-class UvcSource:
+class _Frames:
+    def frames(self, timeout: float = 1.0) -> Iterator[ThermalFrame]:
+        return frames(self, timeout)  # type: ignore[arg-type]
+
+
+class UvcSource(_Frames):
     """A UVC thermal camera read raw through OpenCV/V4L2.
 
     A grabber thread blocks in ``VideoCapture.read``; ``read(timeout)`` waits on its queue, so a
@@ -147,7 +152,7 @@ class UvcSource:
             cap.release()
 
 
-class Mlx90640Source:
+class Mlx90640Source(_Frames):
     """MLX90640 on /dev/i2c-N (or an MCP2221 bridge's bus). ``bus_factory`` opens the bus; by
     default smbus2.SMBus(N)."""
 
@@ -199,3 +204,14 @@ def open_source(profile: SensorProfile, device: str | None = None) -> ThermalSou
     if profile.format == "mlx90640":
         return Mlx90640Source(profile, bus=device or 1)
     return UvcSource(profile, device)
+
+
+def source_factory(profile: SensorProfile, device: str | None = None, simulated: bool = False, scene=None):
+    """What the supervisor calls on every (re)connect. A simulated source is one object whose
+    fault state survives reconnects, like a real device on its port."""
+    if simulated:
+        from edge.thermal.sim import SimSource
+
+        sim = SimSource(profile, scene)
+        return lambda: sim
+    return lambda: open_source(profile, device)

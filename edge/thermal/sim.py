@@ -51,6 +51,8 @@ class SimFace:
     x_m: float = 0.0  # lateral offset of the face centre from the optical axis (right +)
     y_m: float = 0.0  # vertical offset (down +)
     core_c: float = 36.8
+    canthus_c: float | None = None  # override the physiological model's skin temperatures
+    skin_c: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,8 @@ class SimRig:
 
 def _face_true_temperature(u: np.ndarray, v: np.ndarray, face: SimFace, ambient: float) -> np.ndarray:
     """True surface temperature at face-plane offsets (u right, v down, metres); NaN off the face."""
-    t_can = canthus_temperature(face.core_c, ambient)
-    t_skin = face_skin_temperature(face.core_c, ambient)
+    t_can = canthus_temperature(face.core_c, ambient) if face.canthus_c is None else face.canthus_c
+    t_skin = face_skin_temperature(face.core_c, ambient) if face.skin_c is None else face.skin_c
     inside = (u / (FACE_W_M / 2)) ** 2 + (v / (FACE_H_M / 2)) ** 2 <= 1.0
     t = np.full(u.shape, t_skin)
     t += 0.3 * np.exp(-((v + 0.04) / 0.03) ** 2)  # forehead band a little warmer
