@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile
@@ -40,6 +40,11 @@ class _Period(BaseModel):
                 raise ValueError("datetimes need a UTC offset (e.g. 2026-05-01T00:00:00+08:00)")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError("valid_until is before valid_from")
+        # stored and answered in UTC, whatever offset the client wrote
+        for k in ("valid_from", "valid_until"):
+            v = getattr(self, k)
+            if v is not None:
+                object.__setattr__(self, k, v.astimezone(UTC))
         return self
 
 

@@ -53,6 +53,7 @@ def photos(tmp_path_factory) -> dict[str, bytes]:
     """Real photos: one face each, three faces, no face (a face-free part of a real photo), corrupt."""
     out = {
         "obama": (TRAIN / "obama" / "obama.jpg").read_bytes(),
+        "obama2": (TRAIN / "obama" / "obama2.jpg").read_bytes(),
         "biden": (TRAIN / "biden" / "biden.jpg").read_bytes(),
         "kit": (TRAIN / "kit_harington" / "john1.jpeg").read_bytes(),
         "rose": (TRAIN / "rose_leslie" / "img1.jpg").read_bytes(),
