@@ -9,7 +9,7 @@ Per frame (1280x720 in, say):
    frames also finds people standing still;
 4. 5-point landmarks on the full-resolution frame for each face found.
 
-The smallest face a scan finds is `min_face_px` (HOG's 80-px window / working scale, halved per
+The smallest face a scan finds is about `min_face_px` (HOG's 80-px window / working scale, halved per
 `upsample`): 160 px at 1280x720 with the defaults, about 1 m from a 60-degree camera; range mode
 (`upsample: 1`) finds 80-px faces (about 2 m) for four times the scan cost. Once a face is
 tracked, ROI scans follow it at any size.
