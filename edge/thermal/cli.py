@@ -35,11 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = tsub.add_parser("calibrate", help="fit the RGB→thermal homography from point pairs",
                         description="Fit the per-gate RGB→thermal homography from >= 4 point pairs (e.g. the "
                                     "corners of a heated target seen by both cameras) and report the "
-                                    "reprojection error. Paste the printed matrix into the gate's "
-                                    "thermal.homography.")
-    c.add_argument("--point", action="append", default=[], metavar="RX,RY,TX,TY",
-                   help="one pair: RGB x,y then thermal x,y (repeatable)")
-    c.add_argument("--pairs", help="CSV file with rows rgb_x,rgb_y,thermal_x,thermal_y (header optional)")
+                                    "reprojection error. With the target at two or more distances it also "
+                                    "fits the parallax of the camera baseline. Paste the printed values "
+                                    "into the gate's thermal section.")
+    c.add_argument("--point", action="append", default=[], metavar="RX,RY,TX,TY[,D]",
+                   help="one pair: RGB x,y then thermal x,y, optionally the target distance in m (repeatable)")
+    c.add_argument("--pairs", help="CSV file with rows rgb_x,rgb_y,thermal_x,thermal_y[,distance_m] "
+                                   "(header optional); pairs at two or more distances also fit the parallax")
     c.add_argument("--ransac", type=float, metavar="PX", help="reject pairs farther than PX thermal pixels")
     c.add_argument("--max-error", type=float, default=1.5, metavar="PX",
                    help="fail if the RMS reprojection error exceeds this (default 1.5 thermal px)")
@@ -85,7 +87,7 @@ def _read_input(path: str) -> bytes:
     return p.read_bytes()
 
 
-def _csv_rows(path: str, width: int) -> list[list[float]]:
+def _csv_rows(path: str, width: int | None) -> list[list[float]]:
     from edge.thermal.errors import ThermalError
 
     p = Path(path)
@@ -103,7 +105,7 @@ def _csv_rows(path: str, width: int) -> list[list[float]]:
             if n == 1 or not rows:  # a header line
                 continue
             raise ThermalError(f"{path}:{n}: expected {width} numbers, got {line!r}", code="thermal_bad_input") from None
-        if len(vals) != width:
+        if width is not None and len(vals) != width:
             raise ThermalError(f"{path}:{n}: expected {width} numbers, got {len(vals)}", code="thermal_bad_input")
         rows.append(vals)
     return rows
@@ -164,18 +166,22 @@ def _decode(args) -> int:
 
 def _calibrate(args) -> int:
     from edge.thermal.errors import ThermalError
-    from edge.thermal.registration import fit_homography
+    from edge.thermal.registration import fit_registration
 
-    rows = [_numbers(p, 4, "--point") for p in args.point]
+    rows = [_numbers(p, 5 if p.count(",") == 4 else 4, "--point") for p in args.point]
     if args.pairs:
-        rows += _csv_rows(args.pairs, 4)
+        rows += _csv_rows(args.pairs, None)
     if not rows:
         raise ThermalError("calibrate: give point pairs with --point or --pairs", code="thermal_bad_points")
+    widths = {len(r) for r in rows}
+    if widths not in ({4}, {5}):
+        raise ThermalError("calibrate: give every pair a distance or none", code="thermal_bad_points")
     import numpy as np
 
     a = np.asarray(rows)
-    fit = fit_homography(a[:, :2], a[:, 2:], ransac_px=args.ransac)
-    out = {"homography": fit.as_config(), "rms_error_px": round(fit.rms_px, 4), "max_error_px": round(fit.max_px, 4),
+    dist = a[:, 4] if a.shape[1] == 5 else None
+    fit = fit_registration(a[:, :2], a[:, 2:4], dist, ransac_px=args.ransac)
+    out = {**fit.as_config(), "rms_error_px": round(fit.rms_px, 4), "max_error_px": round(fit.max_px, 4),
            "pairs": len(a), "inliers": int(fit.inliers.sum()),
            "errors_px": [round(float(e), 4) for e in fit.errors_px]}
     if args.json:
@@ -185,6 +191,8 @@ def _calibrate(args) -> int:
         print("thermal:\n  homography:")
         for row in out["homography"]:
             print(f"    - [{', '.join(repr(v) for v in row)}]")
+        print(f"  calibration_distance_m: {out['calibration_distance_m']}")
+        print(f"  parallax_px_m: {out['parallax_px_m']}")
     if fit.rms_px > args.max_error:
         raise ThermalError(f"calibrate: RMS reprojection error {fit.rms_px:.2f} px exceeds --max-error "
                            f"{args.max_error} px; check the point pairs", code="thermal_poor_calibration")

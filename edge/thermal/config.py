@@ -139,6 +139,8 @@ class ThermalConfig(_Strict):
     device: str | None = None  # /dev/videoN or /dev/i2c-N; None: find by the profile's USB id
     homography: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
         (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    calibration_distance_m: float = Field(default=1.0, gt=0.1, le=5)  # depth the homography is exact at
+    parallax_px_m: tuple[float, float] = (0.0, 0.0)  # thermal focal length x camera baseline
     threshold_c: float = Field(default=37.3, ge=35.0, le=40.0)
     policy: Literal["hard", "soft"] = "soft"
     deny_when_unavailable: bool = False

@@ -88,9 +88,9 @@ def estimate_distance_m(bbox_w_px: float, rgb_width: int, cfg: ThermalConfig) ->
     return f_px * cfg.face_width_m / max(bbox_w_px, 1e-6)
 
 
-def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+def _project(H: np.ndarray, pts: np.ndarray, shift=(0.0, 0.0)) -> np.ndarray:
     x = pts @ H[:, :2].T + H[:, 2]
-    return x[:, :2] / x[:, 2:3]
+    return x[:, :2] / x[:, 2:3] + np.asarray(shift)
 
 
 def _unavailable(cfg: ThermalConfig, flags: list[str], **kw) -> ThermalReading:
@@ -132,12 +132,14 @@ def estimate(
     th, tw = img.shape
     x, y, w, h = (float(v) for v in face_bbox)
     distance = estimate_distance_m(w, rgb_size[0], cfg)
+    # parallax of the camera baseline: the homography is exact at the calibration distance only
+    shift = np.asarray(cfg.parallax_px_m) * (1.0 / distance - 1.0 / cfg.calibration_distance_m)
 
     # face region on the thermal frame: the projected box, shrunk 10 % so hair/background edges
     # (which mixed pixels smear inward) stay out of the percentile
     corners = np.array([[x + 0.1 * w, y + 0.1 * h], [x + 0.9 * w, y + 0.1 * h],
                         [x + 0.9 * w, y + 0.9 * h], [x + 0.1 * w, y + 0.9 * h]])
-    q = _project(H, corners)
+    q = _project(H, corners, shift)
     x0, y0 = int(max(0, math.floor(q[:, 0].min()))), int(max(0, math.floor(q[:, 1].min())))
     x1, y1 = int(min(tw, math.ceil(q[:, 0].max()))), int(min(th, math.ceil(q[:, 1].max())))
     if x1 <= x0 or y1 <= y0:
@@ -176,7 +178,7 @@ def estimate(
     method = None
     value = None
     if inner_canthi is not None:
-        pts = _project(H, np.asarray(inner_canthi, dtype=np.float64).reshape(2, 2))
+        pts = _project(H, np.asarray(inner_canthi, dtype=np.float64).reshape(2, 2), shift)
         icd = float(np.linalg.norm(pts[0] - pts[1]))
         if icd >= cfg.min_canthus_icd_px:
             r = max(1, int(round(0.3 * icd)))

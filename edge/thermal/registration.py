@@ -54,6 +54,51 @@ def fit_homography(rgb_pts, thermal_pts, ransac_px: float | None = None) -> Homo
                          errors_px=err, inliers=inl)
 
 
+@dataclass(frozen=True)
+class RegistrationFit:
+    """Homography at ``calibration_distance_m`` plus the parallax of the camera baseline:
+    a point at depth d lands ``parallax_px_m * (1/d - 1/d_cal)`` thermal pixels off the plane
+    homography (parallax_px_m = thermal focal length x baseline, in px·m)."""
+
+    H: np.ndarray
+    calibration_distance_m: float
+    parallax_px_m: tuple[float, float]
+    rms_px: float
+    max_px: float
+    errors_px: np.ndarray
+    inliers: np.ndarray
+
+    def as_config(self) -> dict:
+        return {"homography": [[float(f"{v:.9g}") for v in row] for row in self.H],
+                "calibration_distance_m": round(self.calibration_distance_m, 4),
+                "parallax_px_m": [round(float(v), 4) for v in self.parallax_px_m]}
+
+
+def fit_registration(rgb_pts, thermal_pts, distances_m=None, ransac_px: float | None = None) -> RegistrationFit:
+    """Fit the homography and, when the pairs were taken at two or more target distances, the
+    parallax vector. Alternates: homography on parallax-free points, parallax by least squares
+    on the residuals against (1/d - 1/d_cal)."""
+    src = np.asarray(rgb_pts, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(thermal_pts, dtype=np.float64).reshape(-1, 2)
+    if distances_m is None or len(set(np.round(np.asarray(distances_m, float), 3))) < 2:
+        fit = fit_homography(src, dst, ransac_px)
+        d_cal = float(np.median(distances_m)) if distances_m is not None else 1.0
+        return RegistrationFit(fit.H, d_cal, (0.0, 0.0), fit.rms_px, fit.max_px, fit.errors_px, fit.inliers)
+    d = np.asarray(distances_m, dtype=np.float64).reshape(-1)
+    if d.shape[0] != src.shape[0] or np.any(d <= 0):
+        raise ThermalError("calibrate: one positive distance per point pair is needed", code="thermal_bad_points")
+    d_cal = float(np.median(d))
+    u = 1.0 / d - 1.0 / d_cal
+    par = np.zeros(2)
+    for _ in range(5):
+        fit = fit_homography(src, dst - np.outer(u, par), ransac_px)
+        resid = dst - project_points(fit.H, src)
+        par = (u @ resid) / max(float(u @ u), 1e-12)
+    fit = fit_homography(src, dst - np.outer(u, par), ransac_px)
+    return RegistrationFit(fit.H, d_cal, (float(par[0]), float(par[1])), fit.rms_px, fit.max_px,
+                           fit.errors_px, fit.inliers)
+
+
 def project_points(H, pts) -> np.ndarray:
     """Map Nx2 points through a 3x3 homography."""
     p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)

@@ -82,6 +82,8 @@ class SimRig:
     rgb_hfov_deg: float = 70.0
     shift_px: tuple[float, float] = (1.5, -2.0)  # thermal principal point offset (mounting)
     roll_deg: float = 0.8  # small rotation between the two sensors
+    # RGB camera position relative to the thermal camera (metres): the source of parallax
+    baseline_m: tuple[float, float] = (0.03, 0.0)
 
     @property
     def thermal_size(self) -> tuple[int, int]:
@@ -111,23 +113,29 @@ class SimRig:
         f = self.f_rgb
         return np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1.0]])
 
-    @property
-    def homography(self) -> np.ndarray:
-        """The true RGB → thermal homography of this rig."""
-        H = self._thermal_affine() @ np.linalg.inv(self._rgb_k())
+    def homography_at(self, distance_m: float) -> np.ndarray:
+        """The true RGB → thermal homography for points at this depth (exact on that plane)."""
+        bx, by = self.baseline_m
+        shift = np.array([[1, 0, bx / distance_m], [0, 1, by / distance_m], [0, 0, 1.0]])
+        H = self._thermal_affine() @ shift @ np.linalg.inv(self._rgb_k())
         return H / H[2, 2]
 
+    @property
+    def homography(self) -> np.ndarray:
+        return self.homography_at(1.0)
+
     def to_rgb(self, X, Y, Z) -> np.ndarray:
-        p = self._rgb_k() @ np.array([X / Z, Y / Z, 1.0])
+        bx, by = self.baseline_m
+        p = self._rgb_k() @ np.array([(X - bx) / Z, (Y - by) / Z, 1.0])
         return p[:2] / p[2]
 
     def to_thermal(self, X, Y, Z) -> np.ndarray:
         p = self._thermal_affine() @ np.array([X / Z, Y / Z, 1.0])
         return p[:2] / p[2]
 
-    def target_corners(self, distance_m: float = 1.0, size_m: float = 0.4, grid: int = 3):
+    def target_corners(self, distance_m: float = 1.0, size_m: float = 0.3, grid: int = 3):
         """Corner points of a heated calibration target as (rgb Nx2, thermal Nx2)."""
-        xs = np.linspace(-size_m, size_m, grid)
+        xs = np.linspace(-size_m, size_m, grid) * distance_m
         pts = [(x, y) for x in xs for y in xs * 0.6]
         rgb = np.array([self.to_rgb(x, y, distance_m) for x, y in pts])
         th = np.array([self.to_thermal(x, y, distance_m) for x, y in pts])

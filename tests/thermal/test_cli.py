@@ -90,6 +90,25 @@ def test_calibrate_reports_homography_and_error(tmp_path, capsys):
     assert rc == 2 and "at least 4" in err
 
 
+def test_calibrate_with_distances_fits_parallax(tmp_path, capsys):
+    from edge.thermal.config import load_profile, parse_thermal_config
+    from edge.thermal.sim import SimRig
+
+    rig = SimRig(load_profile("lepton35-purethermal"))
+    lines = []
+    for d in (0.6, 1.2):
+        rgb, th = rig.target_corners(distance_m=d)
+        lines += [f"{r[0]:.3f},{r[1]:.3f},{t[0]:.4f},{t[1]:.4f},{d}" for r, t in zip(rgb, th, strict=True)]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("\n".join(lines))
+    rc, out, _ = _run(capsys, "thermal", "calibrate", "--pairs", str(csv), "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["rms_error_px"] < 0.05 and abs(d["parallax_px_m"][0]) > 1.0
+    # the printed values are a valid gate config section as they are
+    cfg = parse_thermal_config({k: d[k] for k in ("homography", "calibration_distance_m", "parallax_px_m")})
+    assert cfg.calibration_distance_m == pytest.approx(0.9)
+
+
 def test_offset_from_reference_readings(capsys):
     pairs = [("36.4", "36.9"), ("36.7", "37.1"), ("37.9", "38.5"), ("36.2", "36.8")]
     argv = ["thermal", "offset", "--json"] + [a for g, r in pairs for a in ("--pair", f"{g},{r}")]

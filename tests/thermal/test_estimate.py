@@ -10,20 +10,26 @@ import pytest
 
 from edge.thermal.config import BlackbodyConfig, ThermalConfig, load_profile
 from edge.thermal.estimate import CLINICAL_NOTE, apply_policy, estimate
-from edge.thermal.registration import fit_homography
+from edge.thermal.registration import fit_registration
 from edge.thermal.sim import Scene, SceneEncoder, SimBlackbody, SimFace, decode_raw
 from menwei.wire import Temperature, TemperatureStatus
 
 
 def _calibrated(profile_name: str, seed: int = 0):
-    """Encoder + a gate config whose homography comes from `calibrate` on heated-target corners
-    (with 0.15 px of clicking noise), as an installer would do it."""
+    """Encoder + a gate config whose registration comes from `calibrate` on heated-target corners
+    at 0.6 m and 1.4 m (with 0.15 px of clicking noise), as an installer would do it. The rig's
+    cameras are 3 cm apart, so parallax matters."""
     prof = load_profile(profile_name)
     enc = SceneEncoder(prof, seed=seed)
-    rgb, th = enc.rig.target_corners(distance_m=1.0)
-    th = th + np.random.default_rng(seed).normal(0, 0.15, th.shape)
-    fit = fit_homography(rgb, th)
-    cfg = ThermalConfig(sensor=profile_name, homography=tuple(map(tuple, fit.H)))
+    rgb, th, dist = [], [], []
+    for d in (0.6, 1.4):
+        r, t = enc.rig.target_corners(distance_m=d)
+        rgb.append(r)
+        th.append(t)
+        dist += [d] * len(r)
+    th = np.vstack(th) + np.random.default_rng(seed).normal(0, 0.15, (len(dist), 2))
+    fit = fit_registration(np.vstack(rgb), th, dist)
+    cfg = ThermalConfig(sensor=profile_name, **fit.as_config())
     return prof, enc, cfg
 
 

@@ -62,3 +62,29 @@ def test_ransac_rejects_a_wrong_pair():
 def test_bad_point_sets(rgb, th, match):
     with pytest.raises(ThermalError, match=match):
         fit_homography(rgb, th)
+
+
+def test_parallax_from_targets_at_two_distances():
+    from edge.thermal.config import load_profile
+    from edge.thermal.registration import fit_registration
+    from edge.thermal.sim import SimRig
+
+    rig = SimRig(load_profile("p2pro"), baseline_m=(0.04, 0.01))
+    rgb, th, dist = [], [], []
+    for d in (0.6, 1.0, 1.5):
+        r, t = rig.target_corners(distance_m=d)
+        rgb.append(r)
+        th.append(t)
+        dist += [d] * len(r)
+    fit = fit_registration(np.vstack(rgb), np.vstack(th), dist)
+    assert fit.calibration_distance_m == 1.0 and fit.rms_px < 0.05
+    # truth: the thermal camera's linear part applied to the baseline, in px·m
+    truth = rig._thermal_affine()[:2, :2] @ np.array([0.04, 0.01])
+    np.testing.assert_allclose(fit.parallax_px_m, truth, rtol=0.02)
+    # a face point at 0.5 m: the plane homography alone misses by several pixels, with parallax it lands
+    p_rgb = rig.to_rgb(0.05, -0.02, 0.5)
+    p_th = rig.to_thermal(0.05, -0.02, 0.5)
+    plane_only = project_points(fit.H, p_rgb)[0]
+    corrected = plane_only + np.asarray(fit.parallax_px_m) * (1 / 0.5 - 1 / fit.calibration_distance_m)
+    assert np.linalg.norm(plane_only - p_th) > 5.0
+    assert np.linalg.norm(corrected - p_th) < 0.1
