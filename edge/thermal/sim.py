@@ -1,7 +1,7 @@
 """Thermal scene simulator: renders faces at known core temperatures into the *raw byte formats*
 of the real sensors, so everything downstream runs through the real decoders.
 
-Model (docs/THERMAL.md, "Simulator"): co-located RGB and thermal pinhole cameras; a face is an
+Model (docs/THERMAL.md, "Simulator"): RGB and thermal pinhole cameras 3 cm apart; a face is an
 ellipse 0.15 x 0.20 m of skin with warmer periorbital zones and inner-canthus hot spots; skin is
 a grey body (emissivity 0.98) reflecting the room; the sensor integrates over each pixel
 (supersampled), blurs slightly (lens), adds NETD noise and an optional offset drift.
@@ -75,7 +75,8 @@ class Scene:
 
 @dataclass
 class SimRig:
-    """Co-located RGB + thermal cameras; the RGB→thermal map is therefore an exact homography."""
+    """RGB + thermal pinhole cameras, the RGB one `baseline_m` beside the thermal one: the
+    RGB→thermal map is a homography per depth (`homography_at`), i.e. it has parallax."""
 
     profile: SensorProfile
     rgb_size: tuple[int, int] = (1280, 720)
