@@ -89,13 +89,14 @@ def test_fallback_to_face_percentile_without_landmarks():
     prof, enc, cfg = _calibrated("lepton35-purethermal", seed=5)
     r = _measure(prof, enc, cfg, Scene(ambient_c=22), SimFace(distance_m=0.7, core_c=37.0), landmarks=False)
     assert r.method == "face_p95" and "no_eye_landmarks" in r.flags
-    assert abs(r.celsius - 37.0) <= 0.5  # the face percentile is the coarser method (docs/THERMAL.md)
+    assert abs(r.celsius - 37.0) <= 0.3
 
 
 def test_low_resolution_sensor_too_far_is_unavailable():
     prof, enc, cfg = _calibrated("mlx90640", seed=6)
     near = _measure(prof, enc, cfg, Scene(ambient_c=22), SimFace(distance_m=0.5, core_c=37.0))
     assert near.method == "face_p95" and "canthus_too_few_pixels" in near.flags
+    assert abs(near.celsius - 37.0) <= 0.3
     far = _measure(prof, enc, cfg, Scene(ambient_c=22), SimFace(distance_m=1.5, core_c=37.0))
     assert far.status == TemperatureStatus.UNAVAILABLE and far.celsius is None and "too_far" in far.flags
 
