@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.thermal.config import SensorProfile, ThermalConfig
+from edge.thermal.errors import ThermalError
 from edge.thermal.frame import ThermalFrame
 from menwei.wire import Temperature, TemperatureStatus
 
@@ -98,7 +99,7 @@ def _unavailable(cfg: ThermalConfig, flags: list[str], **kw) -> ThermalReading:
                           flags=flags, **kw)
 
 
-def _ambient(frame: ThermalFrame, cfg: ThermalConfig, profile: SensorProfile, box) -> tuple[float, str]:
+def _ambient(frame: ThermalFrame, cfg: ThermalConfig, profile: SensorProfile) -> tuple[float, str]:
     comp = cfg.compensation
     if comp.ambient_source == "fixed":
         return float(comp.ambient_fixed_c), "ambient_fixed"  # type: ignore[arg-type]
@@ -131,6 +132,12 @@ def estimate(
     img = frame.celsius
     th, tw = img.shape
     x, y, w, h = (float(v) for v in face_bbox)
+    if not (math.isfinite(x + y + w + h) and w > 0 and h > 0):
+        raise ThermalError(f"estimate: face box must be finite with positive size, got {face_bbox}",
+                           code="thermal_bad_input")
+    if inner_canthi is not None and not np.all(np.isfinite(np.asarray(inner_canthi, dtype=np.float64))):
+        inner_canthi = None  # a landmark detector that lost the eyes: fall back, do not guess
+        flags.append("eye_landmarks_invalid")
     distance = estimate_distance_m(w, rgb_size[0], cfg)
     # parallax of the camera baseline: the homography is exact at the calibration distance only
     shift = np.asarray(cfg.parallax_px_m) * (1.0 / distance - 1.0 / cfg.calibration_distance_m)
@@ -153,7 +160,7 @@ def estimate(
         return _unavailable(cfg, ["face_outside_thermal_view"], distance_m=distance)
     raw_max = float(face_px.max())
 
-    ambient, amb_flag = _ambient(frame, cfg, profile, (x0, y0, x1, y1))
+    ambient, amb_flag = _ambient(frame, cfg, profile)
     flags.append(amb_flag)
     common = dict(raw_max_c=round(raw_max, 3), ambient_c=round(ambient, 2), distance_m=round(distance, 3))
     lo, hi = cfg.ambient_range_c

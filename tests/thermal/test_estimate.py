@@ -153,3 +153,16 @@ def test_ambient_sources_agree_on_a_uniform_room():
     for r in readings.values():
         assert r.ambient_c == pytest.approx(27.0, abs=0.1)
     assert "ambient_background" in readings["background"].flags
+
+
+def test_bad_inputs():
+    from edge.thermal.errors import ThermalError
+
+    prof, enc, cfg = _calibrated("p2pro", seed=10)
+    face = SimFace(distance_m=0.9, core_c=37.0)
+    frame = decode_raw(prof, enc.encode(Scene(ambient_c=22, faces=(face,)))[0])
+    box, _ = enc.rig.observe(face)
+    with pytest.raises(ThermalError, match="face box"):
+        estimate((10, 10, 0, 50), None, enc.rig.rgb_size, cfg.H, frame, cfg, prof)
+    r = estimate(box, ((float("nan"), 1.0), (2.0, 3.0)), enc.rig.rgb_size, cfg.H, frame, cfg, prof)
+    assert r.method == "face_p95" and "eye_landmarks_invalid" in r.flags
