@@ -89,15 +89,18 @@ def embed_timings(faces_dir: Path, repeats: int = 5) -> dict:
     def per_face(emb) -> float:
         return median_ms(lambda: [emb.embed(c[None]) for c in chips], repeats) / len(chips)
 
+    int8 = OnnxDlibEmbedder(FaceEngine.load(precision="int8").runtime_paths["embedder"], threads=1)
     with one_core():
         dlib_ms = median_ms(lambda: [native.embed(c[None]) for c in chips[:8]], max(1, repeats // 2), 1) / 8
         onnx1 = per_face(one)
+        int8_1 = per_face(int8)
     onnx_all = per_face(allc)
     batch_all = median_ms(lambda: allc.embed(chips), repeats) / len(chips)
     align_ms = median_ms(lambda: [engine.runtime.embedder.align(img, f.landmarks) for img, f in cases],
                          repeats) / len(cases)
     return {"faces": len(chips), "dlib": dlib_ms, "onnx_1thread": onnx1, "onnx_all": onnx_all,
-            "onnx_all_batched": batch_all, "align": align_ms, "speedup_1thread": dlib_ms / onnx1}
+            "onnx_all_batched": batch_all, "onnx_int8_1thread": int8_1, "align": align_ms,
+            "speedup_1thread": dlib_ms / onnx1}
 
 
 def loop_detection(faces_dir: Path, width: int, height: int, config=None, frames: int | None = None) -> dict:

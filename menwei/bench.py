@@ -36,7 +36,8 @@ def _inference(args) -> int:
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}")
     print(f"embedding  dlib {e['dlib']:.2f} ms | onnx 1 thread {e['onnx_1thread']:.2f} ms "
-          f"({e['dlib'] / e['onnx_1thread']:.1f}x faster) | onnx all cores {e['onnx_all']:.2f} ms")
+          f"({e['dlib'] / e['onnx_1thread']:.1f}x faster) | onnx all cores {e['onnx_all']:.2f} ms | "
+          f"int8 1 thread {report['detail']['embed']['onnx_int8_1thread']:.2f} ms")
     full = report["detail"]["detect_full_frame_hog_ms"]
     for res in ("640x360", "1280x720"):
         loop = report["detail"][f"detect_loop_{res}"]

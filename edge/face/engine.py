@@ -47,9 +47,10 @@ class FaceEngine:
 
     @classmethod
     def load(cls, pack: str = DEFAULT_PACK, *, accept_license: bool = False, store: PackStore | None = None,
-             **options) -> FaceEngine:
+             precision: str = "fp32", **options) -> FaceEngine:
         """Load a pack by name; builds the default pack's ONNX network on first use.
 
+        precision: "fp32", or "int8" for packs that ship a quantised variant (built on first use).
         options go to the pack's runtime builder (e.g. upsample=, max_side=, threads=, native=).
         """
         manifest = load_manifest(pack)
@@ -61,9 +62,19 @@ class FaceEngine:
                 code=errors.LICENSE_NOT_ACCEPTED,
             )
         store = store or PackStore()
-        native = bool(options.get("native"))
-        paths = store.require(manifest, build_missing=not native) if not native else {
-            f.role: store.path_of(manifest, f) for f in manifest.files}
+        optional = set()
+        if precision == "int8":
+            if not any(f.role == "embedder_int8" for f in manifest.files):
+                raise FaceError(f"pack {pack!r} has no int8 variant", code="bad_option")
+            optional.add("embedder_int8")
+        elif precision != "fp32":
+            raise FaceError(f"precision must be fp32 or int8, not {precision!r}", code="bad_option")
+        if options.get("native"):  # dlib's own network: nothing to build
+            paths = {f.role: store.path_of(manifest, f) for f in manifest.files}
+        else:
+            paths = store.require(manifest, optional=optional)
+        if precision == "int8":
+            paths["embedder"] = paths.pop("embedder_int8")
         runtime = _build_runtime(manifest, paths, options)
         return cls(manifest, runtime, paths)
 

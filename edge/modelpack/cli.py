@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     bd = msub.add_parser("build", help="build a pack's derived files (dlib-resnet: dlib .dat → ONNX)")
     bd.add_argument("name")
     bd.add_argument("--force", action="store_true", help="rebuild even if a verified build exists")
+    bd.add_argument("--int8", action="store_true",
+                    help="also build the optional int8 (static QDQ) network, calibrated on face photos")
+    bd.add_argument("--calibration", type=Path, default=None, metavar="DIR",
+                    help="face photographs for int8 calibration (default: the shared test photos, "
+                    "else the insightface package's images)")
     bd.set_defaults(handler=_build)
 
 
@@ -132,7 +138,7 @@ def _build(args) -> int:
 
     m = load_manifest(args.name)
     store = PackStore()
-    built = [f for f in m.files if f.source is FileSource.BUILD]
+    built = [f for f in m.files if f.source is FileSource.BUILD and (args.int8 or not f.optional)]
     if not built:
         print(f"pack {m.name}: nothing to build")
         return 0
@@ -140,6 +146,7 @@ def _build(args) -> int:
         if not args.force and store.check_file(m, f).ok:
             print(f"{f.name}: up to date")
             continue
-        out = build_file(store, m, f, progress=lambda msg: print(f"  {msg}", flush=True))
+        out = build_file(store, m, f, progress=lambda msg: print(f"  {msg}", flush=True),
+                         calibration=args.calibration)
         print(f"{f.name}: built → {out}")
     return 0

@@ -39,6 +39,8 @@ class PackFile(BaseModel):
     size: int | None = Field(default=None, ge=0, description="bytes; null only for built files")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     build: str | None = Field(default=None, description="builder name, for source=build")
+    build_from: str = Field(default="embedder_source", description="role of the file a builder reads")
+    optional: bool = Field(default=False, description="only needed when asked for (e.g. the int8 variant)")
 
 
 class Licence(BaseModel):

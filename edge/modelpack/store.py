@@ -85,17 +85,28 @@ class PackStore:
         return FileCheck(f.name, f.role, str(path), True)
 
     def verify(self, manifest: PackManifest) -> list[FileCheck]:
-        return [self.check_file(manifest, f) for f in manifest.files if f.role != "archive"]
+        checks = []
+        for f in manifest.files:
+            if f.role == "archive":
+                continue
+            check = self.check_file(manifest, f)
+            if f.optional and check.problem == "missing":
+                check = FileCheck(f.name, f.role, check.path, True, "optional, not built")
+            checks.append(check)
+        return checks
 
-    def require(self, manifest: PackManifest, *, build_missing: bool = True) -> dict[str, Path]:
+    def require(self, manifest: PackManifest, *, build_missing: bool = True,
+                optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Path]:
         """Paths by role for every file the pack needs; builds missing built files (once, cached).
+
+        Optional files (e.g. the int8 network) are included only when their role is in `optional`.
 
         Size is checked on every load; the full sha256 of package files is checked by `verify`
         (hashing 30 MB at each start-up of a gate would be wasted work).
         """
         paths: dict[str, Path] = {}
         for f in manifest.files:
-            if f.role == "archive":
+            if f.role == "archive" or (f.optional and f.role not in optional):
                 continue  # a downloaded archive is only needed while fetching
             check = self.check_file(manifest, f, hash_it=f.source is FileSource.BUILD)
             if not check.ok and f.source is FileSource.BUILD and build_missing:
