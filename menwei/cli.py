@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from edge.runtime import configure_opencv
+
+    configure_opencv()  # one place decides thread counts for the box (edge/runtime.py)
     try:
         return int(args.handler(args) or 0)
     except MenweiError as exc:
