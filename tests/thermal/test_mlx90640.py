@@ -43,7 +43,12 @@ def test_temperatures_match_melexis_example_all_pixels(mlx_example):
 
 def test_datasheet_worked_example_values():
     """MLX90640 datasheet section 11.2 worked example: EEPROM 0x2410..0x243F as printed, every
-    pixel word 0x08A0; RAM words as printed. Checks the restored parameters and Ta = 39.184 °C."""
+    pixel word 0x08A0, RAM words as printed (input words as transcribed in mlx9064x-rs).
+
+    The corner temperatures CT3/CT4 = 160/320 °C are the datasheet's printed values (page 45).
+    The rest pins our outputs; kVdd -3168, Vdd25 -13056 and Ta 39.184 °C agree with the
+    datasheet's printed example as far as it could be consulted. The Melexis example data set
+    (test above) is the strict, all-pixel reference."""
     hdr = bytes.fromhex(
         "4210ffbb0202f202f2f2e2e2d1e1b1d1f10ff00fe0efe0efe1e1f3f2f404e504"
         "79a62f44ffdd221033332233ef019acceedc10ff2221333323330112eeffbbdd"
