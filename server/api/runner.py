@@ -1,0 +1,125 @@
+"""`menwei server run`: the API (uvicorn), the ingest worker and periodic retention in one process.
+
+Without a broker URL an in-process amqtt broker is started first (the embedded default). On
+start every compound's gallery is re-announced: retained messages may be missing on a fresh or
+in-memory broker, and a publish that failed while the broker was down is retried here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+
+from server.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _retention_loop(settings: Settings, sessions, republisher, stop: threading.Event) -> None:
+    from server.retention import purge
+
+    interval = settings.retention.interval_h * 3600
+    while not stop.wait(interval):
+        try:
+            report = purge(sessions, settings.retention)
+            for site_id in report.sites_changed:
+                republisher.mark(site_id)
+        except Exception:  # the server keeps serving; the next round retries
+            log.exception("retention run failed")
+
+
+def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0.0.1", 1883), ingest: bool = True,
+               retention: bool = True) -> int:
+    import uvicorn
+    from sqlalchemy import select
+
+    from server.api.app import create_app
+    from server.api.broker import PahoPublisher
+    from server.api.embedded_broker import EmbeddedBroker
+    from server.api.settings import ApiSettings
+    from server.db.models import Gate
+    from server.db.session import make_engine, session_factory, upgrade
+    from server.mqtt import SessionOptions, connect
+
+    broker = None
+    stop = threading.Event()
+    worker = None
+    publisher = None
+    engine = make_engine(settings.db_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        if not settings.mqtt_url:
+            broker = EmbeddedBroker(*embedded_broker).start()
+            settings = settings.model_copy(update={"mqtt_url": broker.url})
+        upgrade(engine)  # idempotent: a fresh data dir works with no separate step
+        sessions = session_factory(engine)
+        client_id = f"menwei-api-{socket.gethostname()[:20]}-{os.getpid()}"
+        publisher = PahoPublisher(connect(settings.mqtt_url, SessionOptions(client_id=client_id, persistent=False)))
+        app = create_app(ApiSettings.from_server(settings), sessions, publisher=publisher)
+        state = app.state.menwei
+        if ingest:
+            from server.ingest import build_worker
+
+            worker = build_worker(settings).start()
+        if retention:
+            threading.Thread(target=_retention_loop, args=(settings, sessions, state.republisher, stop),
+                             name="retention", daemon=True).start()
+        with sessions() as s:
+            for site_id in sorted(set(s.scalars(select(Gate.site_id)))):
+                state.republisher.mark(site_id)
+        server = _Server(uvicorn.Config(app, host=settings.listen_host, port=settings.listen_port,
+                                        log_level="warning", access_log=False))
+        previous = {sig: signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def announce_ready() -> None:
+            while not server.started and not stop.wait(0.05):
+                pass
+            if server.started:
+                print(f"menwei server: API http://{settings.listen} (docs at /docs); "
+                      f"MQTT {'in-process ' if broker else ''}{_redact_mqtt(settings.mqtt_url)}; "
+                      f"ingest {'on' if worker else 'off'}", flush=True)
+
+        threading.Thread(target=announce_ready, daemon=True).start()
+        try:
+            server.run()  # returns after a graceful shutdown on SIGINT/SIGTERM
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.stop()
+        if publisher is not None:
+            publisher.close()
+        if broker is not None:
+            broker.stop()
+        engine.dispose()
+
+
+def _make_server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the
+        ingest worker and the broker are stopped; here the signal only asks the server to exit."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+    return Server
+
+
+def _Server(config):
+    return _make_server_class()(config)
+
+
+def _redact_mqtt(url: str) -> str:
+    from server.mqtt import BrokerUrl
+
+    return BrokerUrl.parse(url).redacted()

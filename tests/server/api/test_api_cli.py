@@ -1,0 +1,174 @@
+"""`menwei server …` as a user runs it: real subprocesses, real SQLite, real Mosquitto."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from server.db.models import AuditLog, Resident, User
+
+MENWEI = str(Path(sys.executable).with_name("menwei"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def menwei(*args, stdin: str | None = None, timeout: float = 120, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([MENWEI, *args], input=stdin, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def test_init_reads_password_from_stdin(tmp_path):
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    r = menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root", "--json",
+               stdin="correct horse battery\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["admin"] == "root"
+    eng = create_engine(db)
+    with eng.connect() as c:
+        user = c.execute(select(User.username, User.role, User.password_hash)).one()
+        assert user[0] == "root" and user[1] == "admin"
+        assert "correct horse" not in user[2] and user[2].startswith("$2")  # a bcrypt hash, never the password
+        assert c.execute(select(AuditLog.action).where(AuditLog.username == "cli:init")).scalar() == "create"
+    eng.dispose()
+    again = menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
+                   stdin="correct horse battery\n")
+    assert again.returncode == 2 and again.stderr.startswith("menwei: error:") and "Traceback" not in again.stderr
+    short = menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "other", stdin="short\n")
+    assert short.returncode == 2 and "at least 8" in short.stderr
+
+
+def test_run_smoke(tmp_path, broker_url, uid):
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    assert menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
+                  stdin="correct horse battery\n").returncode == 0
+    port = free_port()
+    env = {**os.environ, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__REMATCH": "false"}
+    proc = subprocess.Popen([MENWEI, "server", "run", "--db", db, "--data-dir", str(tmp_path), "--mqtt", broker_url,
+                             "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        line = proc.stdout.readline()  # the ready line, printed once uvicorn listens
+        assert "menwei server: API" in line, proc.stderr.read() if proc.poll() is not None else line
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.get("/docs").status_code == 200
+            assert http.get("/api/v1/sites").status_code == 401
+            tok = http.post("/api/v1/auth/token", data={"username": "root", "password": "correct horse battery"})
+            headers = {"Authorization": f"Bearer {tok.json()['access_token']}"}
+            assert http.post("/api/v1/sites", json={"id": f"s{uid}", "name": "S"}, headers=headers).status_code == 201
+            gate = http.post("/api/v1/gates", json={"id": f"g{uid}", "site_id": f"s{uid}", "direction": "in"},
+                             headers=headers)
+            assert gate.status_code == 201 and gate.json()["mqtt"]["username"] == f"g{uid}"
+            assert [g["id"] for g in http.get("/api/v1/gates", headers=headers).json()] == [f"g{uid}"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert rc == 0, proc.stderr.read()
+
+
+@pytest.mark.slow
+def test_import_residents_cli(tmp_path, broker_url, uid, photos):
+    """The CLI import (loads the engine in a fresh process: the slow part of this test)."""
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    assert menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
+                  stdin="correct horse battery\n").returncode == 0
+    eng = create_engine(db)
+    with eng.begin() as c:
+        c.exec_driver_sql(f"INSERT INTO sites (id, name, created_at) VALUES ('s{uid}', 'S', '2026-01-01 00:00:00')")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a1.jpg").write_bytes(photos["obama"])
+    (folder / "a2.jpg").write_bytes(photos["group"])
+    csv_path = tmp_path / "residents.csv"
+    csv_path.write_text("resident_id,name,building,unit,household,status,valid_from,valid_until\n"
+                        "a1,Obama,1,1,101,resident,,\n"
+                        "a2,Group,1,1,102,resident,,\n"
+                        "a3,Nobody,1,1,103,visitor,,\n", encoding="utf-8")
+    r = menwei("server", "import-residents", "--db", db, "--data-dir", str(tmp_path), "--mqtt", broker_url,
+               "--site", f"s{uid}", str(csv_path), "--photos", str(folder), "--create-units", "--json", timeout=300)
+    assert r.returncode == 1, r.stderr  # some rows rejected
+    report = json.loads(r.stdout)
+    assert {x["resident_id"]: x["result"] for x in report["rows"]} == {
+        "a1": "enrolled", "a2": "multiple_faces", "a3": "invalid_row"}
+    assert report["gallery"]["version"] == 1
+    with eng.connect() as c:
+        assert list(c.execute(select(Resident.id))) == [("a1",)]
+    eng.dispose()
+    missing = menwei("server", "import-residents", "--db", db, "--data-dir", str(tmp_path), "--site", "nope",
+                     str(tmp_path / "none.csv"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_broker_files_work_with_mosquitto(tmp_path, uid):
+    """Generated passwd/ACL loaded by a real Mosquitto: the gate logs in with the password the API gave,
+    may publish on its own topics only, and a wrong password is refused."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from server.broker_auth import GateAccount, hash_password, write_files
+
+    gate_pw, server_pw = "gate-password-123", "server-password-123"
+    passwd, acl = write_files(tmp_path / "broker", [GateAccount(f"s{uid}", f"g{uid}", hash_password(gate_pw))],
+                              "server", hash_password(server_pw))
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    # run as the current user: as root Mosquitto would drop to "mosquitto", who cannot read 0600 files
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+                    f"persistence false\nuser {getpass.getuser()}\n")
+    broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        def client(user, pw):
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{uid}")
+            c.username_pw_set(user, pw)
+            got = []
+            c.on_message = lambda _c, _u, m: got.append(m.topic)
+            rc = c.connect("127.0.0.1", port)
+            c.loop_start()
+            time.sleep(0.3)
+            return c, got, rc
+
+        srv, got, _ = client("server", server_pw)
+        assert srv.is_connected()
+        srv.subscribe("menwei/v1/#", qos=1)
+        time.sleep(0.3)
+        gate, _, _ = client(f"g{uid}", gate_pw)
+        assert gate.is_connected()
+        gate.publish(f"menwei/v1/s{uid}/g{uid}/evt/entry", b"{}", qos=1).wait_for_publish(5)
+        gate.publish(f"menwei/v1/s{uid}/other/evt/entry", b"{}", qos=1).wait_for_publish(5)  # not its topic
+        time.sleep(0.5)
+        assert got == [f"menwei/v1/s{uid}/g{uid}/evt/entry"]
+        bad, _, _ = client(f"g{uid}", "wrong-password")
+        assert not bad.is_connected()
+        for c in (srv, gate, bad):
+            c.loop_stop()
+            c.disconnect()
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
