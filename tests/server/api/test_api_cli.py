@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -172,3 +173,53 @@ def test_broker_files_work_with_mosquitto(tmp_path, uid):
     finally:
         broker.terminate()
         broker.wait(timeout=10)
+
+
+def test_run_embedded_broker(tmp_path, uid):
+    """With no --mqtt (and no db): SQLite in the data dir and the in-process broker; a remote open
+    sent through the API reaches a gate subscribed to that broker."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    data = tmp_path / "data"
+    assert menwei("server", "init", "--data-dir", str(data), "--admin", "root",
+                  stdin="correct horse battery\n", cwd=tmp_path).returncode == 0
+    port, mport = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENWEI_")}
+    env["MENWEI_INGEST__REMATCH"] = "false"
+    proc = subprocess.Popen([MENWEI, "server", "run", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
+                             "--embedded-broker", f"127.0.0.1:{mport}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    gate = None
+    try:
+        line = proc.stdout.readline()
+        assert "in-process" in line, proc.stderr.read() if proc.poll() is not None else line
+        assert (data / "server.db").exists()
+        got = []
+        gate = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"g{uid}")
+        subscribed = threading.Event()
+        gate.on_message = lambda _c, _u, m: got.append(json.loads(m.payload))
+        gate.on_subscribe = lambda *_: subscribed.set()
+        gate.connect("127.0.0.1", mport)
+        gate.loop_start()
+        gate.subscribe(f"menwei/v1/s{uid}/g{uid}/ctl/#", qos=1)
+        assert subscribed.wait(10)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            tok = http.post("/api/v1/auth/token", data={"username": "root", "password": "correct horse battery"})
+            h = {"Authorization": f"Bearer {tok.json()['access_token']}"}
+            assert http.post("/api/v1/sites", json={"id": f"s{uid}", "name": "S"}, headers=h).status_code == 201
+            assert http.post("/api/v1/gates", json={"id": f"g{uid}", "site_id": f"s{uid}", "direction": "in"},
+                             headers=h).status_code == 201
+            r = http.post(f"/api/v1/gates/g{uid}/commands", json={"kind": "open", "reason": "test"}, headers=h)
+            assert r.status_code == 202
+        deadline = time.time() + 10
+        while not got and time.time() < deadline:
+            time.sleep(0.05)
+        assert got and got[0]["kind"] == "open" and got[0]["operator"] == "root"
+    finally:
+        if gate is not None:
+            gate.loop_stop()
+            gate.disconnect()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+    assert rc == 0
