@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -75,6 +76,22 @@ def test_run_smoke(tmp_path, broker_url, uid):
                              headers=headers)
             assert gate.status_code == 201 and gate.json()["mqtt"]["username"] == f"g{uid}"
             assert [g["id"] for g in http.get("/api/v1/gates", headers=headers).json()] == [f"g{uid}"]
+            # the gate reports its status (retained); the ingest in the same process stores it and the
+            # gates API shows the gallery version the gate runs
+            import paho.mqtt.publish as mqtt_publish
+
+            mqtt_publish.single(f"menwei/v1/s{uid}/g{uid}/status", json.dumps(
+                {"state": "online", "gallery_version": 0, "agent_version": "t"}), qos=1, retain=True,
+                hostname=urlsplit(broker_url).hostname, port=urlsplit(broker_url).port or 1883)
+            deadline, info = time.time() + 15, {}
+            while time.time() < deadline:
+                info = http.get(f"/api/v1/gates/g{uid}", headers=headers).json()
+                if info["state"] == "online":
+                    break
+                time.sleep(0.1)
+            mqtt_publish.single(f"menwei/v1/s{uid}/g{uid}/status", b"", qos=1, retain=True,  # leave no retained
+                                hostname=urlsplit(broker_url).hostname, port=urlsplit(broker_url).port or 1883)
+            assert info["state"] == "online" and info["gallery_version"] == 0 and info["agent_version"] == "t"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

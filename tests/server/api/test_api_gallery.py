@@ -118,6 +118,14 @@ def test_gallery_published_retained_and_served(api, uid, broker_url, photos, fac
     # a deactivated gate's link stops working
     assert c.patch(f"/api/v1/gates/{gate}", json={"active": False}, headers=admin).status_code == 200
     assert fetch(api, ann2.url).status_code == 403
+    # deleting the gate clears its retained announcement (and leaves the shared broker clean)
+    assert c.delete(f"/api/v1/gates/{gate}", headers=admin).status_code == 204
+    after = Listener(broker_url, [gal_topic])
+    try:
+        with pytest.raises(queue.Empty):
+            after.next(timeout=1.0)
+    finally:
+        after.close()
 
 
 def test_remote_commands(api, uid, broker_url, setup):
