@@ -45,8 +45,11 @@ STATUS_OF_CODE = {
 }
 
 
-def create_app(settings: ApiSettings, session_factory: sessionmaker[Session], *,
+def create_app(settings, session_factory: sessionmaker[Session], *,
                publisher: Publisher | None = None, engine: EngineHolder | None = None) -> FastAPI:
+    """settings: ApiSettings, or the shared server Settings (server/config.py) to derive them from."""
+    if not isinstance(settings, ApiSettings):
+        settings = ApiSettings.from_server(settings)
     secret = settings.resolve_secret()
     publisher = publisher or NullPublisher()
     engine = engine or EngineHolder(settings.pack)

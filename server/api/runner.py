@@ -44,6 +44,7 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
     from server.db.models import Gate
     from server.db.session import make_engine, session_factory, upgrade
     from server.mqtt import SessionOptions, connect
+    from server.registry.faces import EngineHolder
 
     broker = None
     stop = threading.Event()
@@ -58,12 +59,17 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
         sessions = session_factory(engine)
         client_id = f"menwei-api-{socket.gethostname()[:20]}-{os.getpid()}"
         publisher = PahoPublisher(connect(settings.mqtt_url, SessionOptions(client_id=client_id, persistent=False)))
-        app = create_app(ApiSettings.from_server(settings), sessions, publisher=publisher)
+        # one face engine per process, loaded on first use, shared by enrolment and the district re-match
+        faces = EngineHolder(settings.pack)
+        app = create_app(ApiSettings.from_server(settings), sessions, publisher=publisher, engine=faces)
         state = app.state.menwei
         if ingest:
-            from server.ingest import build_worker
+            from server.ingest.worker import IngestWorker
+            from server.reconcile.rematch import Rematcher
 
-            worker = build_worker(settings).start()
+            rematcher = Rematcher(sessions, pack=settings.pack, engine_loader=faces.get) \
+                if settings.ingest.rematch else None
+            worker = IngestWorker(settings, sessions, rematcher=rematcher).start()
         if retention:
             threading.Thread(target=_retention_loop, args=(settings, sessions, state.republisher, stop),
                              name="retention", daemon=True).start()

@@ -255,6 +255,27 @@ def delete_building(building_id: int, ctx: RegistryWrite):
     return Response(status_code=204)
 
 
+class RenameIn(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    grid_id: str | None = None  # buildings only
+
+
+@router.patch("/buildings/{building_id}", response_model=BuildingOut)
+def patch_building(building_id: int, body: RenameIn, ctx: RegistryWrite):
+    b = _building(ctx, building_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "grid_id" in changes and body.grid_id and ctx.s.get(Grid, body.grid_id) is None:
+        raise InvalidInput(f"grid {body.grid_id} does not exist")
+    for k, v in changes.items():
+        if k == "name" and v is None:
+            continue
+        setattr(b, k, v)
+    record(ctx.s, ctx.actor, "update", "building", building_id, b.site_id, {"fields": sorted(changes)})
+    _commit_unique(ctx, f"building {body.name}")
+    ctx.app.republisher.mark(b.site_id)  # names are shown by gates
+    return b
+
+
 @router.post("/buildings/{building_id}/units", response_model=UnitOut, status_code=201)
 def add_unit(building_id: int, body: NamedIn, ctx: RegistryWrite):
     b = _building(ctx, building_id)
@@ -281,6 +302,17 @@ def delete_unit(unit_id: int, ctx: RegistryWrite):
     return Response(status_code=204)
 
 
+@router.patch("/units/{unit_id}", response_model=UnitOut)
+def patch_unit(unit_id: int, body: RenameIn, ctx: RegistryWrite):
+    u, b = _unit(ctx, unit_id)
+    if body.name:
+        u.name = body.name
+    record(ctx.s, ctx.actor, "update", "unit", unit_id, b.site_id, {"fields": ["name"]})
+    _commit_unique(ctx, f"unit {body.name}")
+    ctx.app.republisher.mark(b.site_id)
+    return u
+
+
 @router.post("/units/{unit_id}/households", response_model=HouseholdOut, status_code=201)
 def add_household(unit_id: int, body: NamedIn, ctx: RegistryWrite):
     u, b = _unit(ctx, unit_id)
@@ -298,6 +330,17 @@ def list_households(unit_id: int, ctx: RegistryRead):
         select(Household, func.count(Resident.id)).outerjoin(Resident, Resident.household_id == Household.id)
         .where(Household.unit_id == u.id).group_by(Household.id).order_by(Household.name)).all()
     return [HouseholdOut(id=h.id, unit_id=h.unit_id, name=h.name, residents=n) for h, n in rows]
+
+
+@router.patch("/households/{household_id}", response_model=HouseholdOut)
+def patch_household(household_id: int, body: RenameIn, ctx: RegistryWrite):
+    h, b = _household(ctx, household_id)
+    if body.name:
+        h.name = body.name
+    record(ctx.s, ctx.actor, "update", "household", household_id, b.site_id, {"fields": ["name"]})
+    _commit_unique(ctx, f"household {body.name}")
+    ctx.app.republisher.mark(b.site_id)
+    return HouseholdOut(id=h.id, unit_id=h.unit_id, name=h.name)
 
 
 @router.delete("/households/{household_id}", status_code=204)

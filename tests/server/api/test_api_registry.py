@@ -19,7 +19,10 @@ def test_registry_crud_and_photos(api, uid, photos):
     assert b.status_code == 201
     assert c.post(f"/api/v1/sites/{site}/buildings", json={"name": "3"}, headers=officer).status_code == 409
     u = c.post(f"/api/v1/buildings/{b.json()['id']}/units", json={"name": "2"}, headers=officer).json()
-    h = c.post(f"/api/v1/units/{u['id']}/households", json={"name": "1203"}, headers=officer).json()
+    h = c.post(f"/api/v1/units/{u['id']}/households", json={"name": "1230"}, headers=officer).json()
+    h = c.patch(f"/api/v1/households/{h['id']}", json={"name": "1203"}, headers=officer).json()  # typo fixed
+    assert h["name"] == "1203"
+    assert [x["name"] for x in c.get(f"/api/v1/buildings/{b.json()['id']}/units", headers=officer).json()] == ["2"]
     # by household id, and by names (an unknown unit is refused unless create_units says so)
     r1 = c.post("/api/v1/residents", json={"id": f"r1{uid}", "site_id": site, "name": "Obama",
                                            "household_id": h["id"]}, headers=officer)
