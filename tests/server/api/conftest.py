@@ -6,15 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-# pytest puts tests/ on sys.path (tests/conftest.py has no package), where tests/server/api would
-# shadow the real server.api as a namespace package; with the repository itself on the path the
-# regular package always wins. Drop a namespace `server` imported before this ran.
+# pytest puts tests/ on sys.path (tests/conftest.py is not in a package), where tests/server/ and
+# tests/server/api/ would shadow the real `server` and `server.api` as namespace packages; with the
+# repository itself on the path the regular package wins. If a namespace `server` was imported
+# before this ran, point it at the real package (no module is imported twice).
 _REPO = str(Path(__file__).resolve().parents[3])
 if _REPO not in sys.path:
     sys.path.append(_REPO)
 if "server" in sys.modules and getattr(sys.modules["server"], "__file__", None) is None:
-    for _name in [m for m in sys.modules if m == "server" or m.startswith("server.")]:
-        del sys.modules[_name]
+    sys.modules["server"].__path__ = [str(Path(_REPO) / "server")]
 
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
