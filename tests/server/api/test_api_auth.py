@@ -71,3 +71,15 @@ def test_roles_and_scope(api, uid):
     assert api.client.post("/api/v1/sites", json={"id": "zz", "name": "z"}, headers=officer).status_code == 403
     assert api.client.get("/api/v1/audit", headers=officer).status_code == 403
     assert api.client.get("/api/v1/audit", headers=admin).status_code == 200
+
+
+def test_openapi_lists_the_contract_routes(api):
+    spec = api.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path, method in (("/api/v1/auth/token", "post"), ("/api/v1/sites", "post"), ("/api/v1/gates", "post"),
+                         ("/api/v1/residents", "post"), ("/api/v1/residents/{resident_id}/photos", "post"),
+                         ("/api/v1/entries", "get"), ("/api/v1/alerts", "get")):
+        assert method in paths[path], path
+    params = {p["name"] for p in paths["/api/v1/entries"]["get"]["parameters"]}
+    assert {"site", "gate", "resident", "decision", "since", "until", "alerts_only", "limit", "cursor"} <= params
+    assert api.client.get("/docs").status_code == 200
