@@ -240,3 +240,30 @@ def test_run_embedded_broker(tmp_path, uid):
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
     assert rc == 0
+
+
+def test_retention_and_broker_files_commands(tmp_path, uid):
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    assert menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
+                  stdin="correct horse battery\n").returncode == 0
+    r = menwei("server", "retention", "--db", db, "--data-dir", str(tmp_path), "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["dry_run"] is True and report["entries"] == 0
+    eng = create_engine(db)
+    from server.broker_auth import hash_password, verify_password
+
+    with eng.begin() as c:
+        c.exec_driver_sql("INSERT INTO sites (id, name, created_at) VALUES ('s1', 'S', '2026-01-01 00:00:00')")
+        c.exec_driver_sql("INSERT INTO gates (id, site_id, direction, active, state, mqtt_password_hash, "
+                          "desired_config_version, created_at) VALUES ('g1', 's1', 'in', 1, 'unknown', ?, 0, "
+                          "'2026-01-01 00:00:00')", (hash_password("gate-pass-1"),))
+    eng.dispose()
+    out = tmp_path / "broker"
+    r = menwei("server", "broker-files", "--db", db, "--data-dir", str(tmp_path), "--out", str(out),
+               "--server-user", "server", stdin="server-pass-1\n")
+    assert r.returncode == 0, r.stderr
+    lines = dict(x.split(":", 1) for x in (out / "passwd").read_text().splitlines())
+    assert verify_password("gate-pass-1", lines["g1"]) and verify_password("server-pass-1", lines["server"])
+    assert "topic write menwei/v1/s1/g1/evt/entry" in (out / "acl").read_text()
+    assert os.stat(out / "passwd").st_mode & 0o777 == 0o600
