@@ -152,3 +152,37 @@ def test_remote_commands(api, uid, broker_url, setup):
         assert len(s.scalars(select(GateCommand).where(GateCommand.gate_id == gate)).all()) == 2
         assert s.scalar(select(AuditLog.detail).where(AuditLog.username == "guard", AuditLog.action == "command"))[
             "reason"] == "delivery, resident called"
+
+
+def test_burst_of_changes_makes_one_version(api, uid, photos, setup):
+    """Republishing is coalesced: ten edits within the quiet period give one new version."""
+    from sqlalchemy import func
+
+    from server.db.models import GalleryVersion
+    from server.gallery.publish import Republisher
+
+    site, gate, admin = setup
+    c = api.client
+    assert c.post("/api/v1/residents", json={"id": f"r{uid}", "site_id": site, "name": "R"},
+                  headers=admin).status_code == 201
+    assert c.post(f"/api/v1/residents/r{uid}/photos", files=[("file", ("a.jpg", photos["alex"]))],
+                  headers=admin).status_code == 201
+    assert api.state.republisher.flush(30)
+    with api.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(GalleryVersion).where(GalleryVersion.site_id == site))
+    slow = Republisher(api.state.gallery, debounce_s=5.0)  # longer than the edits take
+    try:
+        with api.sessions() as s:
+            from server.db.models import Resident
+
+            r = s.get(Resident, f"r{uid}")
+            for i in range(10):
+                r.name = f"R{i}"
+                s.commit()
+                slow.mark(site)
+        assert slow.flush(30)
+    finally:
+        slow.close()
+    with api.sessions() as s:
+        after = s.scalar(select(func.count()).select_from(GalleryVersion).where(GalleryVersion.site_id == site))
+    assert after == before + 1
