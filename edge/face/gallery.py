@@ -49,8 +49,10 @@ class Gallery:
     @classmethod
     def from_arrays(cls, pack: str, ids: Sequence[str], matrix: np.ndarray, version: int = 0,
                     attributes: dict[str, dict] | None = None) -> Gallery:
-        matrix = np.ascontiguousarray(l2_normalise(matrix).reshape(len(ids), -1))
-        g = cls(pack, matrix.shape[1] if len(ids) else 0, version)
+        matrix = np.asarray(matrix, dtype=np.float32)
+        dim = matrix.shape[-1] if matrix.ndim == 2 else (matrix.size // len(ids) if len(ids) else 0)
+        matrix = np.ascontiguousarray(l2_normalise(matrix.reshape(len(ids), dim)))
+        g = cls(pack, dim, version)
         g._buf = matrix
         g._n = len(ids)
         g._ids = [str(i) for i in ids]

@@ -58,3 +58,10 @@ def test_corrupt_gallery_file_is_refused():
 def test_wrong_dimension_is_refused():
     with pytest.raises(ValueError):
         Gallery("p", 4).add("a", np.ones(5))
+
+
+def test_an_empty_gallery_file_round_trips():
+    """A compound with nobody enrolled yet still publishes a loadable gallery."""
+    g = Gallery.from_arrays("dlib-resnet", [], np.zeros((0, 128), np.float32), version=3)
+    h = Gallery.from_bytes(g.to_bytes())
+    assert len(h) == 0 and h.dim == 128 and h.version == 3
