@@ -6,6 +6,7 @@ costs one len(). Nothing here touches the database: the caller passes the regist
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,7 @@ class GateRef:
 class AcceptedEntry:
     msg: Incoming
     event: EntryEvent
+    face_jpeg: bytes | None = None  # decoded once here, off the database thread
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,11 @@ def _settled_seq(payload: bytes, site_id: str, gate_id: str) -> int | None:
     return seq
 
 
-def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
+def parse(msg: Incoming) -> Classified:
+    """Every check that needs no database: topic, size, JSON, schema, payload ids = topic ids.
+
+    Runs on the parsing thread while the previous batch is being written.
+    """
     where = topic_gate(msg.topic)
     if where is None:
         return Rejected(msg, BAD_TOPIC, f"not a menwei topic: {msg.topic[:200]!r}")
@@ -112,11 +118,6 @@ def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
     limit = MAX_ENTRY_PAYLOAD_BYTES if channel == Channel.ENTRY else MAX_HEALTH_PAYLOAD_BYTES
     if len(msg.payload) > limit:
         return Rejected(msg, OVERSIZED, f"{len(msg.payload)} bytes, limit {limit}", site_id, gate_id)
-    gate = gates.get(gate_id)
-    if gate is None:
-        return Rejected(msg, UNKNOWN_GATE, f"gate {gate_id!r} is not registered", site_id, gate_id)
-    if gate.site_id != site_id:
-        return Rejected(msg, WRONG_SITE, f"gate {gate_id!r} belongs to site {gate.site_id!r}", site_id, gate_id)
     if channel == Channel.ENTRY:
         try:
             event = EntryEvent.from_payload(msg.payload)
@@ -131,7 +132,9 @@ def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
             return Rejected(msg, TOPIC_MISMATCH,
                             f"payload says {event.site_id}/{event.gate_id}, topic says {site_id}/{gate_id}",
                             site_id, gate_id)
-        return AcceptedEntry(msg, event)
+        # already validated as base64 of a JPEG by the contract model
+        face = base64.b64decode(event.face_jpeg) if event.face_jpeg else None
+        return AcceptedEntry(msg, event, face)
     if channel in (Channel.STATUS, Channel.TELEMETRY):
         if not msg.payload:
             # an empty retained message only clears the broker's copy (gate deleted)
@@ -148,3 +151,25 @@ def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
             return HealthReport(msg, site_id, gate_id, channel, status=parsed)
         return HealthReport(msg, site_id, gate_id, channel, telemetry=parsed)
     return Rejected(msg, BAD_TOPIC, f"the server does not consume {channel.value}", site_id, gate_id)
+
+
+def check_gate(c: Classified, gates: dict[str, GateRef]) -> Classified:
+    """The registry check: the topic's gate must be registered, under the topic's site."""
+    if isinstance(c, Rejected):
+        if c.seq is not None:
+            gate = gates.get(c.gate_id or "")
+            if gate is None or gate.site_id != c.site_id:
+                # only a registered gate's own seq may settle anything
+                return Rejected(c.msg, c.reason, c.error, c.site_id, c.gate_id)
+        return c
+    site_id, gate_id, _ = topic_gate(c.msg.topic)  # parse() accepted it, so the topic is ours
+    gate = gates.get(gate_id or "")
+    if gate is None:
+        return Rejected(c.msg, UNKNOWN_GATE, f"gate {gate_id!r} is not registered", site_id, gate_id)
+    if gate.site_id != site_id:
+        return Rejected(c.msg, WRONG_SITE, f"gate {gate_id!r} belongs to site {gate.site_id!r}", site_id, gate_id)
+    return c
+
+
+def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
+    return check_gate(parse(msg), gates)

@@ -6,8 +6,9 @@ Delivery contract (DESIGN.md): the gate deletes outbox rows with seq <= acked_se
 - ``ctl/ack`` carries GateSeq.acked_seq, the highest seq N with every seq <= N committed, and is
   published after the commit too; duplicates are acknowledged again (the gate may have lost an ack).
 
-Threads: paho's network thread only enqueues; one worker thread batches and writes; an optional
-re-matcher thread does face inference off the hot path.
+Threads: paho's network thread only enqueues; a parse thread gathers a batch and validates it
+(JSON, schema, base64) while the write thread commits the previous one (the database wait releases
+the GIL, so the two overlap); an optional re-matcher thread does face inference off the hot path.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from menwei.wire import ROOT, Ack, Channel, topic
 from server.config import Settings
 from server.db.types import utcnow
 from server.ingest.store import BatchOutcome, BatchStore
-from server.ingest.validate import Incoming
+from server.ingest.validate import Incoming, parse
 from server.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class IngestWorker:
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        # parsed batches waiting for the writer; small, so PUBACKs never lag far behind the broker
+        self._ready: queue.Queue[tuple[list[Incoming], list]] = queue.Queue(maxsize=2)
         self._client: mqtt.Client | None = None
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -84,14 +88,17 @@ class IngestWorker:
         opts = SessionOptions(client_id=ing.client_id, persistent=True, session_expiry_s=ing.session_expiry_s,
                               receive_maximum=ing.receive_maximum, manual_ack=True)
         self._stop.clear()
-        # the batching thread first: a resumed session may deliver the moment CONNACK arrives
-        self._thread = threading.Thread(target=self._run, name="menwei-ingest", daemon=True)
+        # the threads first: a resumed session may deliver the moment CONNACK arrives
+        self._thread = threading.Thread(target=self._run, name="menwei-ingest-parse", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="menwei-ingest-write", daemon=True)
         self._thread.start()
+        self._writer.start()
         try:
             self._client = connect(self.url, opts, setup=self._setup)
         except MqttError:
             self._stop.set()
             self._thread.join()
+            self._writer.join()
             raise
         if self.rematcher is not None:
             self.rematcher.start()
@@ -101,8 +108,9 @@ class IngestWorker:
         """Stop after the batch in hand; queued but uncommitted messages are not PUBACKed, so
         the broker delivers them again to the next worker with this client id."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for t in (self._thread, self._writer):
+            if t is not None:
+                t.join(timeout)
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -118,7 +126,7 @@ class IngestWorker:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return all(t is not None and t.is_alive() for t in (self._thread, self._writer))
 
     def counters(self) -> dict[str, int]:
         with self._lock:
@@ -150,8 +158,23 @@ class IngestWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._gather()
-            if batch:
-                self._handle(batch)
+            if not batch:
+                continue
+            parsed = [parse(m) for m in batch]
+            while not self._stop.is_set():
+                try:
+                    self._ready.put((batch, parsed), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch, parsed = self._ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._handle(batch, parsed)
 
     def _gather(self) -> list[Incoming]:
         ing = self.settings.ingest
@@ -168,11 +191,11 @@ class IngestWorker:
                 break
         return batch
 
-    def _handle(self, batch: list[Incoming]) -> None:
+    def _handle(self, batch: list[Incoming], parsed: list | None = None) -> None:
         while not self._stop.is_set():
             try:
                 with self._sessions() as session, session.begin():
-                    outcome = self.store.process(session, batch)
+                    outcome = self.store.process(session, batch, parsed)
             except (OperationalError, DBAPIError) as exc:
                 if isinstance(exc, OperationalError) or exc.connection_invalidated:
                     # the database is away: keep the batch (nothing was PUBACKed) and retry
