@@ -15,12 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    GUARD = "guard"
-    PROPERTY_MANAGER = "property_manager"
-    COMMUNITY_OFFICER = "community_officer"
-    ADMIN = "admin"
+from server.db.models import Role  # the one definition; stored in users.role
 
 
 class Perm(StrEnum):
