@@ -253,7 +253,7 @@ def bench_ingest(kind: str, tmp: Path, mqtt_url: str, unique: int, n_gates: int,
                 "stored": stored, "exact": stored == unique, "acks_complete": acked == expected_ack,
                 "seconds": round(elapsed, 3), "events_per_s": round(total / elapsed),
                 "publish_s": round(max(pub_times), 3), "batches": counters.get("batches"),
-                "mean_batch": round(total / max(1, counters.get("batches", 1)), 1)}
+                "mean_batch": round(total / max(1, counters.get("batches", 1)), 1), "worker": counters}
     finally:
         engine.dispose()
         drop()

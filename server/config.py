@@ -36,6 +36,7 @@ class IngestSettings(_Section):
     sites: list[str] | None = Field(None, description="only these compounds' topics; null = every compound")
     batch_max: int = Field(500, ge=1, le=1000, description="events per transaction at most")
     batch_wait_ms: float = Field(10.0, ge=0, le=1000, description="how long to gather a batch")
+    writers: int = Field(2, ge=1, le=8, description="concurrent write transactions (PostgreSQL; SQLite uses 1)")
     receive_maximum: int = Field(1000, ge=1, le=65535,
                                  description="MQTT 5 in-flight window: un-PUBACKed messages the broker may send")
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0,

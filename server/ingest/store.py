@@ -196,7 +196,9 @@ class BatchStore:
         rows = [_entry_row(a, r.household_id, r.unit_id, r.matched_by, bool(r.alerts))
                 for a, r in zip(accepted, recs, strict=True)]
         if session.get_bind().dialect.name == "postgresql":
-            new_ids = _insert_pg_unnest(session, rows)
+            # one lock order for every writer: concurrent batches holding the same duplicate
+            # event ids then wait for each other instead of deadlocking
+            new_ids = _insert_pg_unnest(session, sorted(rows, key=lambda r: r["event_id"]))
         else:
             table = Entry.__table__
             stmt = (sqlite_insert(table).on_conflict_do_nothing(index_elements=["event_id"])

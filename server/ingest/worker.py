@@ -73,9 +73,12 @@ class IngestWorker:
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._writer: threading.Thread | None = None
-        # parsed batches waiting for the writer; small, so PUBACKs never lag far behind the broker
-        self._ready: queue.Queue[tuple[list[Incoming], list]] = queue.Queue(maxsize=2)
+        self._writers: list[threading.Thread] = []
+        # parsed batches (numbered) waiting for a writer; small, so PUBACKs never lag far behind
+        self._ready: queue.Queue[tuple[int, list[Incoming], list]] = queue.Queue(maxsize=2)
+        # batches publish their acks and PUBACKs in arrival order (MQTT wants PUBACKs in order)
+        self._turn = 0
+        self._turn_cond = threading.Condition()
         self._client: mqtt.Client | None = None
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -89,16 +92,21 @@ class IngestWorker:
                               receive_maximum=ing.receive_maximum, manual_ack=True)
         self._stop.clear()
         # the threads first: a resumed session may deliver the moment CONNACK arrives
+        self._turn = 0
         self._thread = threading.Thread(target=self._run, name="menwei-ingest-parse", daemon=True)
-        self._writer = threading.Thread(target=self._write_loop, name="menwei-ingest-write", daemon=True)
-        self._thread.start()
-        self._writer.start()
+        # SQLite has one writer at a time anyway; PostgreSQL overlaps one batch's round trips with
+        # the next batch's Python work
+        n = 1 if self._sessions.kw["bind"].dialect.name == "sqlite" else ing.writers
+        self._writers = [threading.Thread(target=self._write_loop, name=f"menwei-ingest-write-{i}", daemon=True)
+                         for i in range(n)]
+        for t in (self._thread, *self._writers):
+            t.start()
         try:
             self._client = connect(self.url, opts, setup=self._setup)
         except MqttError:
             self._stop.set()
-            self._thread.join()
-            self._writer.join()
+            for t in (self._thread, *self._writers):
+                t.join()
             raise
         if self.rematcher is not None:
             self.rematcher.start()
@@ -108,7 +116,7 @@ class IngestWorker:
         """Stop after the batch in hand; queued but uncommitted messages are not PUBACKed, so
         the broker delivers them again to the next worker with this client id."""
         self._stop.set()
-        for t in (self._thread, self._writer):
+        for t in (self._thread, *self._writers):
             if t is not None:
                 t.join(timeout)
         if self._client is not None:
@@ -126,7 +134,7 @@ class IngestWorker:
 
     @property
     def running(self) -> bool:
-        return all(t is not None and t.is_alive() for t in (self._thread, self._writer))
+        return self._thread is not None and all(t.is_alive() for t in (self._thread, *self._writers))
 
     def counters(self) -> dict[str, int]:
         with self._lock:
@@ -156,6 +164,7 @@ class IngestWorker:
 
     # -- batching thread ------------------------------------------------------------------------
     def _run(self) -> None:
+        number = 0
         while not self._stop.is_set():
             batch = self._gather()
             if not batch:
@@ -163,7 +172,8 @@ class IngestWorker:
             parsed = [parse(m) for m in batch]
             while not self._stop.is_set():
                 try:
-                    self._ready.put((batch, parsed), timeout=0.2)
+                    self._ready.put((number, batch, parsed), timeout=0.2)
+                    number += 1
                     break
                 except queue.Full:
                     continue
@@ -171,10 +181,19 @@ class IngestWorker:
     def _write_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                batch, parsed = self._ready.get(timeout=0.2)
+                number, batch, parsed = self._ready.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self._handle(batch, parsed)
+            done = self._handle(batch, parsed)
+            with self._turn_cond:
+                while self._turn != number:
+                    if self._stop.is_set():
+                        return  # committed but not PUBACKed: redelivered, then ignored as duplicates
+                    self._turn_cond.wait(0.2)
+                for msgs, outcome in done:
+                    self._after_commit(msgs, outcome)
+                self._turn += 1
+                self._turn_cond.notify_all()
 
     def _gather(self) -> list[Incoming]:
         ing = self.settings.ingest
@@ -191,34 +210,34 @@ class IngestWorker:
                 break
         return batch
 
-    def _handle(self, batch: list[Incoming], parsed: list | None = None) -> None:
+    def _handle(self, batch: list[Incoming], parsed: list | None = None) -> list[tuple[list[Incoming], BatchOutcome]]:
+        """Commit the batch; returns what to acknowledge (empty if stopped before a commit)."""
         while not self._stop.is_set():
             try:
                 with self._sessions() as session, session.begin():
                     outcome = self.store.process(session, batch, parsed)
             except (OperationalError, DBAPIError) as exc:
                 if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                    # the database is away: keep the batch (nothing was PUBACKed) and retry
+                    # the database is away (or a lock conflict): keep the batch, nothing was PUBACKed
                     self._db_error(exc)
                     self._stop.wait(self.settings.ingest.retry_backoff_s)
                     continue
-                self._handle_singly(batch, exc)
-                return
+                return self._handle_singly(batch, exc)
             except SQLAlchemyError as exc:
-                self._handle_singly(batch, exc)
-                return
-            self._after_commit(batch, outcome)
-            return
+                return self._handle_singly(batch, exc)
+            return [(batch, outcome)]
+        return []
 
-    def _handle_singly(self, batch: list[Incoming], first: Exception) -> None:
+    def _handle_singly(self, batch: list[Incoming], first: Exception) -> list[tuple[list[Incoming], BatchOutcome]]:
         """A batch the database refused as a whole: find the culprit one message at a time."""
         log.error("batch of %d refused (%s); retrying one by one", len(batch), type(first).__name__)
+        done: list[tuple[list[Incoming], BatchOutcome]] = []
         for msg in batch:
             while not self._stop.is_set():
                 try:
                     with self._sessions() as session, session.begin():
                         outcome = self.store.process(session, [msg])
-                    self._after_commit([msg], outcome)
+                    done.append(([msg], outcome))
                     break
                 except OperationalError as exc:
                     self._db_error(exc)
@@ -227,11 +246,12 @@ class IngestWorker:
                     try:
                         with self._sessions() as session, session.begin():
                             rej = self.store.quarantine_only(session, msg, f"{type(exc).__name__}: {exc}")
-                        self._after_commit([msg], BatchOutcome(rejected=[rej]))
+                        done.append(([msg], BatchOutcome(rejected=[rej])))
                         break
                     except SQLAlchemyError as exc2:
                         self._db_error(exc2)
                         self._stop.wait(self.settings.ingest.retry_backoff_s)
+        return done
 
     def _db_error(self, exc: Exception) -> None:
         self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
