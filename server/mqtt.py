@@ -152,21 +152,23 @@ def connect(url: str | BrokerUrl, opts: SessionOptions, *,
         except (OSError, ssl.SSLError) as exc:
             raise MqttError(f"cannot reach MQTT broker {broker.redacted()}: {exc}") from None
         client.loop_start()
-        if not done.wait(timeout):
-            client.loop_stop()
-            raise MqttError(f"MQTT broker {broker.redacted()} did not answer CONNECT within {timeout:.0f} s")
+        # a 3.1.1-only broker may ignore an MQTT 5 CONNECT: do not wait the full timeout for it
+        probe = min(timeout, 3.0) if protocol != versions[-1] else timeout
+        answered = done.wait(probe)
         reason = result.get("reason")
-        if reason is not None and not getattr(reason, "is_failure", False) and client.is_connected():
+        if answered and reason is not None and not getattr(reason, "is_failure", False) and client.is_connected():
             return client
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
+        if not answered:
+            # 3.1.1-only brokers (amqtt) may just drop an MQTT 5 CONNECT: try the next version
+            last = f"no CONNACK within {probe:.0f} s"
+            continue
         last = str(reason)
-        if "protocol" not in last.lower() and protocol == versions[-1]:
-            break
         if "protocol" not in last.lower() and "unspecified" not in last.lower():
             # a refusal that is not about the protocol version (bad password, ...) is final
             break
-    raise MqttError(f"MQTT broker {broker.redacted()} refused the connection: {last}")
+    raise MqttError(f"MQTT broker {broker.redacted()} refused or ignored the connection: {last}")
 
 
 def is_mqtt5(client: mqtt.Client) -> bool:

@@ -89,7 +89,7 @@ class GateSim:
         self.acks: list[int] = []
         self._cond = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gate-{site}-{gate}-{uuid.uuid4().hex[:6]}",
-                                  protocol=mqtt.MQTTv5)
+                                  protocol=mqtt.MQTTv311 if b.version == "3.1.1" else mqtt.MQTTv5)
         self.client.max_inflight_messages_set(200)
         self.client.on_message = self._on_ack
         subscribed = threading.Event()

@@ -11,6 +11,7 @@ import os
 import random
 import select as io_select
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,48 @@ def test_kill_9_mid_stream_loses_nothing(db_url, sessions, broker_url, uid):
     assert sorted(stored_ids(sessions, gate)) == sorted(e["event_id"] for e in events)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Entry).where(Entry.gate_id == gate)) == total
+
+
+def test_embedded_broker_falls_back_to_mqtt_311(tmp_path, uid):
+    """The zero-setup default broker (amqtt) speaks 3.1.1 only: the worker falls back to a 3.1.1
+    persistent session with a plain subscription and still acks after commit."""
+    from server.db.session import make_engine, session_factory, upgrade
+
+    amqtt = Path(sys.executable).with_name("amqtt")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "amqtt.yaml"
+    conf.write_text(f"listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:{port}\nplugins:\n"
+                    "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n")
+    broker = subprocess.Popen([str(amqtt), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: _port_open(port), timeout=15), "amqtt did not start"
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        upgrade(url)
+        sessions = session_factory(make_engine(url))
+        site, gate = f"s{uid}", f"g{uid}"
+        seed(sessions, site, {gate: "in"})
+        broker_url = f"mqtt://127.0.0.1:{port}"
+        worker = IngestWorker(make_settings(url, broker_url, uid, [site]), sessions).start()
+        sim = GateSim(broker_url + "?version=3.1.1", site, gate)
+        try:
+            assert worker.subscribed.wait(5)
+            for seq in range(1, 21):
+                sim.publish(payload(event(site, gate, seq)), wait=False)
+            assert sim.wait_acked(20) == 20
+        finally:
+            sim.close()
+            worker.stop()
+        assert len(stored_ids(sessions, gate)) == 20
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
