@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
+from ingest_kit import create_pg_database, drop_pg_database
 
 PG_ADMIN = os.environ.get("MENWEI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MQTT_URL = os.environ.get("MENWEI_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
@@ -48,20 +48,6 @@ def broker_url() -> str:
     if not _reachable(MQTT_URL, 1883):
         pytest.skip(f"MQTT broker not reachable at {MQTT_URL}")
     return MQTT_URL
-
-
-def create_pg_database(admin_url: str) -> str:
-    name = f"menwei_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin_url.rsplit("/", 1)[0]
-    return f"{base}/{name}"
-
-
-def drop_pg_database(admin_url: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -216,3 +216,47 @@ def _port_open(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_database_outage_keeps_batches_until_it_returns(pg_admin_url, broker_url, uid):
+    """PostgreSQL refuses connections for a while: nothing is acked or quarantined meanwhile, and
+    everything lands once it is back."""
+    import psycopg
+    from ingest_kit import create_pg_database, drop_pg_database
+
+    from server.db.session import make_engine, session_factory, upgrade
+
+    url = create_pg_database(pg_admin_url)
+    name = url.rsplit("/", 1)[1]
+    engine = make_engine(url)
+    try:
+        upgrade(url)
+        sessions = session_factory(engine)
+        site, gate = f"s{uid}", f"g{uid}"
+        seed(sessions, site, {gate: "in"})
+        settings = make_settings(url, broker_url, uid, [site], retry_backoff_s=0.2)
+        worker = IngestWorker(settings, sessions).start()
+        sim = GateSim(broker_url, site, gate)
+        try:
+            assert worker.subscribed.wait(5)
+            for seq in range(1, 11):
+                sim.publish(payload(event(site, gate, seq)))
+            assert sim.wait_acked(10) == 10
+            with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            for seq in range(11, 21):
+                sim.publish(payload(event(site, gate, seq)))
+            assert wait_for(lambda: worker.counters().get("db_errors", 0) >= 2, timeout=20)
+            assert sim.acked == 10  # nothing acknowledged while nothing could be committed
+            with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            assert sim.wait_acked(20, timeout=30) == 20
+        finally:
+            sim.close()
+            worker.stop()
+        assert len(stored_ids(sessions, gate)) == 20
+        assert worker.counters().get("rejected", 0) == 0
+    finally:
+        engine.dispose()
+        drop_pg_database(pg_admin_url, url)
