@@ -260,3 +260,50 @@ def test_database_outage_keeps_batches_until_it_returns(pg_admin_url, broker_url
     finally:
         engine.dispose()
         drop_pg_database(pg_admin_url, url)
+
+
+def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
+    """A gate whose connection dies: Mosquitto publishes its Last Will on status, the server marks the
+    gate offline and raises one gate_offline alert; the gate's health fields come from its status."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from server.db.models import Alert, Gate
+    from server.mqtt import BrokerUrl
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    worker = IngestWorker(make_settings(db_url, broker_url, uid, [site]), sessions).start()
+    b = BrokerUrl.parse(broker_url)
+    status_topic = f"menwei/v1/{site}/{gate}/status"
+    box = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"box-{uid}", protocol=mqtt.MQTTv5)
+    box.will_set(status_topic, b'{"state": "offline"}', qos=1, retain=True)
+    try:
+        assert worker.subscribed.wait(5)
+        box.connect(b.host, b.port, keepalive=5)
+        box.loop_start()
+        box.publish(status_topic, json.dumps({"state": "online", "agent_version": "0.1.0", "gallery_version": 4,
+                                              "pack": "dlib-resnet"}), qos=1, retain=True).wait_for_publish(5)
+
+        def state():
+            with sessions() as s:
+                return s.get(Gate, gate).state
+
+        assert wait_for(lambda: state() == "online")
+        box.loop_stop()
+        box.socket().close()  # the box loses power: no DISCONNECT, so the broker sends the Will
+        assert wait_for(lambda: state() == "offline", timeout=20)
+        with sessions() as s:
+            g = s.get(Gate, gate)
+            assert (g.gallery_version, g.agent_version) == (4, "0.1.0")
+            kinds = [a.kind.value for a in s.scalars(select(Alert).where(Alert.gate_id == gate))]
+        assert kinds == ["gate_offline"]
+    finally:
+        worker.stop()
+        # clear the retained status so the shared broker does not keep it forever
+        cleaner = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"clean-{uid}")
+        cleaner.connect(b.host, b.port)
+        cleaner.loop_start()
+        cleaner.publish(status_topic, b"", qos=1, retain=True).wait_for_publish(5)
+        cleaner.disconnect()
+        cleaner.loop_stop()
