@@ -28,7 +28,7 @@ from menwei.wire import ROOT, Ack, Channel, topic
 from server.config import Settings
 from server.db.types import utcnow
 from server.ingest.store import BatchOutcome, BatchStore
-from server.ingest.validate import Incoming, parse
+from server.ingest.validate import MALFORMED, Incoming, Rejected, parse
 from server.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,14 @@ def subscriptions(settings: Settings, mqtt5: bool) -> list[tuple[str, int]]:
                 filt = f"$share/{group}/{filt}"
             out.append((filt, 1 if channel != Channel.TELEMETRY else 0))
     return out
+
+
+def _safe_parse(msg: Incoming):
+    try:
+        return parse(msg)
+    except Exception as exc:  # noqa: BLE001 - a validator bug must reject one message, not stop the worker
+        log.exception("unexpected error validating a message from %s", msg.topic[:200])
+        return Rejected(msg, MALFORMED, f"{type(exc).__name__} while validating")
 
 
 class IngestWorker:
@@ -169,7 +177,7 @@ class IngestWorker:
             batch = self._gather()
             if not batch:
                 continue
-            parsed = [parse(m) for m in batch]
+            parsed = [_safe_parse(m) for m in batch]
             while not self._stop.is_set():
                 try:
                     self._ready.put((number, batch, parsed), timeout=0.2)
@@ -223,7 +231,7 @@ class IngestWorker:
                     self._stop.wait(self.settings.ingest.retry_backoff_s)
                     continue
                 return self._handle_singly(batch, exc)
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the writer; find the culprit
                 return self._handle_singly(batch, exc)
             return [(batch, outcome)]
         return []
@@ -242,7 +250,7 @@ class IngestWorker:
                 except OperationalError as exc:
                     self._db_error(exc)
                     self._stop.wait(self.settings.ingest.retry_backoff_s)
-                except SQLAlchemyError as exc:
+                except Exception as exc:  # noqa: BLE001 - quarantined below, the worker goes on
                     try:
                         with self._sessions() as session, session.begin():
                             rej = self.store.quarantine_only(session, msg, f"{type(exc).__name__}: {exc}")

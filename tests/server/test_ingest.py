@@ -307,3 +307,37 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
         cleaner.publish(status_topic, b"", qos=1, retain=True).wait_for_publish(5)
         cleaner.disconnect()
         cleaner.loop_stop()
+
+
+def test_a_message_that_breaks_the_writer_is_quarantined_not_fatal(db_url, sessions, broker_url, uid, monkeypatch):
+    """Fault injection: reconciliation blows up on one event. The batch is retried one message at a
+    time, that one event is quarantined as store_error, the rest are stored and acked."""
+    import server.ingest.store as store_mod
+
+    real = store_mod.reconcile_batch
+
+    def flaky(session, events, ctx):
+        if any(e.person.resident_id == "boom" for e in events):
+            raise TypeError("injected fault")
+        return real(session, events, ctx)
+
+    monkeypatch.setattr(store_mod, "reconcile_batch", flaky)
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    worker = IngestWorker(make_settings(db_url, broker_url, uid, [site]), sessions).start()
+    sim = GateSim(broker_url, site, gate)
+    try:
+        assert worker.subscribed.wait(5)
+        for seq in range(1, 11):
+            sim.publish(payload(event(site, gate, seq, resident_id="boom" if seq == 4 else "r-1")), wait=False)
+        assert wait_for(lambda: worker.counters().get("received", 0) >= 10)
+        sim.publish(payload(event(site, gate, 11)))
+        assert wait_for(lambda: worker.counters().get("stored", 0) >= 10)
+        assert worker.running
+    finally:
+        sim.close()
+        worker.stop()
+    assert len(stored_ids(sessions, gate)) == 10
+    assert quarantine_reasons(sessions, site) == {"store_error": 1}
+    # seq 4 is neither stored nor settled: the gate keeps it (and an operator finds it in quarantine)
+    assert sim.acked == 3
