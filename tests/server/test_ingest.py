@@ -341,3 +341,43 @@ def test_a_message_that_breaks_the_writer_is_quarantined_not_fatal(db_url, sessi
     assert quarantine_reasons(sessions, site) == {"store_error": 1}
     # seq 4 is neither stored nor settled: the gate keeps it (and an operator finds it in quarantine)
     assert sim.acked == 3
+
+
+def test_two_workers_share_the_stream(pg_admin_url, broker_url, uid):
+    """Two workers in one MQTT 5 shared-subscription group on PostgreSQL: each event stored once,
+    acks per gate still contiguous although a gate's events are split between the workers."""
+    from ingest_kit import create_pg_database, drop_pg_database
+
+    from server.db.session import make_engine, session_factory, upgrade
+
+    url = create_pg_database(pg_admin_url)
+    engine = make_engine(url)
+    try:
+        upgrade(url)
+        sessions = session_factory(engine)
+        site, gates = f"s{uid}", [f"g{uid}", f"h{uid}"]
+        seed(sessions, site, dict.fromkeys(gates, "in"))
+        workers = [IngestWorker(make_settings(url, broker_url, f"{uid}", [site], client_id=f"ingest-{uid}-{i}",
+                                              batch_wait_ms=1), sessions).start() for i in range(2)]
+        sims = [GateSim(broker_url, site, g) for g in gates]
+        try:
+            assert all(w.subscribed.wait(5) for w in workers)
+            events = {g: [event(site, g, seq) for seq in range(1, 301)] for g in gates}
+            for seq in range(300):
+                for sim, g in zip(sims, gates, strict=True):
+                    sim.publish(payload(events[g][seq]), wait=False)
+                    if seq % 10 == 0:  # a duplicate now and then
+                        sim.publish(payload(events[g][seq // 2]), wait=False)
+            assert [sim.wait_acked(300) for sim in sims] == [300, 300]
+        finally:
+            for sim in sims:
+                sim.close()
+            for w in workers:
+                w.stop()
+        for g in gates:
+            assert sorted(stored_ids(sessions, g)) == sorted(e["event_id"] for e in events[g])
+        stored = [w.counters().get("stored", 0) for w in workers]
+        assert sum(stored) == 600 and min(stored) > 0  # both did part of the work
+    finally:
+        engine.dispose()
+        drop_pg_database(pg_admin_url, url)
