@@ -24,12 +24,14 @@ from server.db.models import Entry, GateSeq, QuarantinedMessage
 from server.ingest.worker import IngestWorker
 
 REPO = Path(__file__).resolve().parents[2]
+# the broker is shared: test sessions outlive a restart of the worker, not the test run
+SESSION_S = 120
 
 
 def make_settings(db_url: str, broker_url: str, uid: str, sites: list[str], **ingest):
     return load_settings(env={}, db_url=db_url, mqtt_url=broker_url,
                          ingest={"client_id": f"ingest-{uid}", "sites": sites, "shared_group": f"g{uid}",
-                                 "rematch": False, **ingest})
+                                 "rematch": False, "session_expiry_s": SESSION_S, **ingest})
 
 
 def stored_ids(sessions, gate: str) -> list[str]:
@@ -132,7 +134,8 @@ def _start_worker_process(db_url: str, broker_url: str, uid: str, site: str) -> 
     proc = subprocess.Popen(
         [sys.executable, "-m", "server.ingest", "--db", db_url, "--mqtt", broker_url, "--client-id", f"ingest-{uid}",
          "--site", site, "--shared-group", f"g{uid}", "--no-rematch"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "MENWEI_CONFIG": ""})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "MENWEI_CONFIG": "", "MENWEI_INGEST__SESSION_EXPIRY_S": str(SESSION_S)})
     ready, _, _ = io_select.select([proc.stdout], [], [], 30)
     line = proc.stdout.readline() if ready else ""
     if line.strip() != "ready":
