@@ -1,0 +1,87 @@
+"""mqtts:// through a real Mosquitto TLS listener with a throw-away CA (openssl), and a refused login."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from server.mqtt import MqttError, SessionOptions, connect
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    if not shutil.which("openssl") or not shutil.which(MOSQUITTO):
+        pytest.skip("openssl and mosquitto are needed")
+    d = tmp_path
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=menwei test CA",
+         "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
+    _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _run("openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
+         "-CAcreateserial", "-days", "1", "-extfile", str(d / "san.ext"), "-out", str(d / "server.pem"))
+    passwd = d / "passwd"
+    passwd.write_text("")
+    _run("mosquitto_passwd", "-b", str(passwd), "ingest", "right-password")
+    port = _free_port()
+    (d / "m.conf").write_text(
+        f"listener {port} 127.0.0.1\ncafile {d / 'ca.pem'}\ncertfile {d / 'server.pem'}\n"
+        f"keyfile {d / 'server.key'}\nallow_anonymous false\npassword_file {passwd}\n"
+        # mosquitto started by root drops to user 'mosquitto', which cannot read pytest's tmp dir
+        f"user {getpass.getuser()}\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(d / "m.conf")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"mosquitto TLS listener did not start: {proc.stderr.read()[:500]!r}") from None
+            time.sleep(0.05)
+    yield port, d / "ca.pem"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_mqtts_round_trip_and_bad_password(tls_broker):
+    port, ca = tls_broker
+    url = f"mqtts://ingest:right-password@127.0.0.1:{port}?ca={ca}"
+    got = threading.Event()
+
+    def setup(c):
+        c.on_message = lambda *_a: got.set()
+
+    client = connect(url, SessionOptions(client_id="tls-test", persistent=False), setup=setup)
+    try:
+        client.subscribe("menwei/v1/s/g/status", qos=1)
+        time.sleep(0.3)
+        client.publish("menwei/v1/s/g/status", b'{"state": "online"}', qos=1)
+        assert got.wait(5), "no message back over TLS"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    with pytest.raises(MqttError, match="refused"):
+        connect(f"mqtts://ingest:wrong@127.0.0.1:{port}?ca={ca}", SessionOptions(client_id="tls-bad", persistent=False))
+    with pytest.raises(MqttError):  # a server certificate we do not trust
+        connect(f"mqtts://ingest:right-password@127.0.0.1:{port}", SessionOptions(client_id="tls-untrusted"),
+                timeout=3)
