@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from menwei.wire import EntryEvent, TemperatureStatus
@@ -46,16 +46,25 @@ def load_residents(session: Session, ids: set[str]) -> dict[str, ResidentView]:
 
 
 def _movements(session: Session, events: Sequence[EntryEvent], window: timedelta) -> list[tuple]:
-    """Stored movements of the batch's people around the batch's time span."""
+    """Stored movements that can precede the batch's: for each person and site, the last one before
+    the batch (within the window), plus any inside the batch's time span (late arrivals)."""
     people = {e.person.resident_id for e in events if e.person.resident_id}
     if not people:
         return []
-    lo = min(e.captured_at for e in events) - window
-    hi = max(e.captured_at for e in events)
-    return session.execute(
-        select(Entry.event_id, Entry.resident_id, Entry.site_id, Entry.direction, Entry.captured_at)
-        .where(Entry.resident_id.in_(people), Entry.captured_at >= lo, Entry.captured_at <= hi)
-    ).all()
+    start = min(e.captured_at for e in events)
+    lo, hi = start - window, max(e.captured_at for e in events)
+    cols = (Entry.event_id, Entry.resident_id, Entry.site_id, Entry.direction, Entry.captured_at)
+    # a window function keeps the answer to one row per person and site, however busy they were
+    ranked = (select(*cols, func.row_number().over(partition_by=(Entry.resident_id, Entry.site_id),
+                                                   order_by=(Entry.captured_at.desc(), Entry.id.desc()))
+                     .label("rn"))
+              .where(Entry.resident_id.in_(people), Entry.captured_at >= lo, Entry.captured_at < start)
+              .subquery())
+    before = session.execute(select(ranked.c.event_id, ranked.c.resident_id, ranked.c.site_id, ranked.c.direction,
+                                    ranked.c.captured_at).where(ranked.c.rn == 1)).all()
+    during = session.execute(select(*cols).where(Entry.resident_id.in_(people), Entry.captured_at >= start,
+                                                 Entry.captured_at <= hi)).all()
+    return [*before, *during]
 
 
 def _double_entries(session: Session, events: Sequence[EntryEvent], window: timedelta) -> dict[int, dict]:
