@@ -77,6 +77,11 @@ class DetectorSpec(BaseModel):
     nms_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
     top_k: int = Field(default=5000, gt=0, description="candidates kept for NMS, best first")
 
+    def with_thresholds(self, score: float | None = None, nms: float | None = None) -> DetectorSpec:
+        """This spec with the caller's score/NMS thresholds where given."""
+        update = {k: v for k, v in (("score_threshold", score), ("nms_threshold", nms)) if v is not None}
+        return self.model_copy(update=update) if update else self
+
 
 class QualityLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -226,9 +226,7 @@ def build_runtime(manifest: PackManifest, paths: dict[str, Path], *, threads: in
     the letterbox already bounds the detector's work."""
     announce_licence(manifest)
     spec = manifest.detector_input or DetectorSpec(mean=127.5, std=128.0)
-    if score_threshold is not None or nms_threshold is not None:
-        spec = spec.model_copy(update={k: v for k, v in (("score_threshold", score_threshold),
-                                                         ("nms_threshold", nms_threshold)) if v is not None})
+    spec = spec.with_thresholds(score_threshold, nms_threshold)
     return PackRuntime(
         name=manifest.name,
         detector=ScrfdDetector(paths["detector"], spec, threads=threads, input_size=det_size),

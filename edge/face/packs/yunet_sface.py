@@ -109,9 +109,7 @@ def build_runtime(manifest: PackManifest, paths: dict[str, Path], *, threads: in
                   nms_threshold: float | None = None, **_other) -> PackRuntime:
     """The engine's entry point; options meant for other packs (upsample=, max_side=, native=) are ignored."""
     spec = manifest.detector_input or DetectorSpec(color="bgr", score_threshold=0.9, nms_threshold=0.3)
-    if score_threshold is not None or nms_threshold is not None:
-        spec = spec.model_copy(update={k: v for k, v in (("score_threshold", score_threshold),
-                                                         ("nms_threshold", nms_threshold)) if v is not None})
+    spec = spec.with_thresholds(score_threshold, nms_threshold)
     return PackRuntime(
         name=manifest.name,
         detector=YuNetDetector(paths["detector"], spec, threads=threads, input_size=det_size),
