@@ -6,7 +6,7 @@ t1.jpg, Tom_Hanks) against every enrolment photo. knn_examples/test and misc/ (t
 check) are not used. Prints both distributions and the threshold halfway between the highest
 impostor and the lowest genuine score in cosine (when they separate).
 
-    python bench/calibrate_threshold.py [--pack dlib-resnet] [--faces ../shared/testdata/faces]
+    python bench/calibrate_threshold.py [--pack dlib-resnet] [--faces tests/data/faces]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pack", default="dlib-resnet")
     ap.add_argument("--accept-license", action="store_true")
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[2] / "shared/testdata/faces")
+    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/faces")
     args = ap.parse_args()
     engine = FaceEngine.load(args.pack, accept_license=args.accept_license)
 

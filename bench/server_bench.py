@@ -125,7 +125,7 @@ def face_crop() -> bytes:
     import cv2
     import numpy as np
 
-    path = REPO.parent / "shared" / "testdata" / "faces" / "knn_examples" / "train" / "obama" / "obama.jpg"
+    path = REPO / "tests" / "data" / "faces" / "knn_examples" / "train" / "obama" / "obama.jpg"
     img = cv2.imread(str(path)) if path.exists() else (np.random.default_rng(0).random((160, 160, 3)) * 255
                                                         ).astype("uint8")
     img = cv2.resize(img, (160, 160))

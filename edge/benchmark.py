@@ -184,5 +184,5 @@ def inference_report(faces_dir: Path, quick: bool = False) -> dict:
 
 def default_faces_dir() -> Path:
     env = os.environ.get("MENWEI_TESTDATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "testdata"
+    base = Path(env) if env else Path(__file__).resolve().parents[1] / "tests" / "data"
     return base / "faces"

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                           description="Times dlib's own embedding and the ONNX embedding on the same faces "
                           "(single-threaded on one core, and with all cores), the gate loop's detector per frame "
                           "at 640x360 and 1280x720 on a synthetic walk-up scene, and 1:N search at 1k/50k/500k.")
-    inf.add_argument("--faces", type=Path, default=None, help="photographs (default: ../shared/testdata/faces)")
+    inf.add_argument("--faces", type=Path, default=None, help="photographs (default: tests/data/faces)")
     inf.add_argument("--quick", action="store_true", help="fewer repeats and frames")
     inf.add_argument("--json", action="store_true", help="machine-readable output")
     inf.set_defaults(handler=_inference)

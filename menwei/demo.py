@@ -20,14 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the face engine end to end on bundled photographs",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faces", type=Path, default=None,
-                   help="folder with knn_examples/train and knn_examples/test (default: ../shared/testdata/faces)")
+                   help="folder with knn_examples/train and knn_examples/test (default: tests/data/faces)")
     p.add_argument("--json", action="store_true", help="print the match report as JSON")
     p.set_defaults(handler=_run)
 
 
 def _default_faces() -> Path | None:
     here = Path(__file__).resolve().parents[1]
-    for cand in (here.parent / "shared" / "testdata" / "faces", here / "testdata" / "faces"):
+    for cand in (here / "tests" / "data" / "faces", here / "testdata" / "faces"):
         if (cand / "knn_examples" / "train").is_dir():
             return cand
     return None

@@ -1,4 +1,4 @@
-"""Fixtures every test folder can use: where the shared test photographs are."""
+"""Fixtures every test folder can use: where the test photographs are (tests/data/faces, in the repository)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _faces_dir() -> Path:
     env = os.environ.get("MENWEI_TESTDATA")
-    base = Path(env) if env else REPO.parent / "shared" / "testdata"
+    # the repository carries its own copy (tests/data/, with the licences) so a clone passes anywhere
+    base = Path(env) if env else REPO / "tests" / "data"
     return base / "faces"
 
 

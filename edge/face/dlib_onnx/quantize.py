@@ -2,7 +2,7 @@
 
 Kept because it measured faster here (bench/inference_bench.py, `precision: int8`) while the
 identification results stay the same (tests/face/test_int8.py). Activations are calibrated on
-real face chips: the shared test photographs when present, else the photos shipped inside the
+real face chips: the test photographs in tests/data when present, else the photos shipped inside the
 insightface package, or any folder the user names (`menwei models build dlib-resnet --int8
 --calibration DIR`).
 """
@@ -26,8 +26,8 @@ Progress = Callable[[str], None] | None
 
 def default_calibration_dir() -> Path | None:
     env = os.environ.get("MENWEI_TESTDATA")
-    here = Path(__file__).resolve().parents[4]
-    for cand in ([Path(env) / "faces"] if env else []) + [here / "shared" / "testdata" / "faces"]:
+    repo = Path(__file__).resolve().parents[3]
+    for cand in ([Path(env) / "faces"] if env else []) + [repo / "tests" / "data" / "faces"]:
         if cand.is_dir():
             return cand
     spec = importlib.util.find_spec("insightface")

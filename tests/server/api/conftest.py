@@ -33,7 +33,7 @@ from server.db.models import Site  # noqa: E402
 from server.db.session import make_engine, session_factory, upgrade  # noqa: E402
 from server.registry.faces import EngineHolder  # noqa: E402
 
-FACES = Path(os.environ.get("MENWEI_TESTDATA") or Path(_REPO).parent / "shared" / "testdata") / "faces"
+FACES = Path(os.environ.get("MENWEI_TESTDATA") or Path(_REPO) / "tests" / "data") / "faces"
 TRAIN = FACES / "knn_examples" / "train"
 PASSWORD = "s3cret-pass"
 
