@@ -1,0 +1,21 @@
+"""gates: MQTT usernames in a namespace of their own (reserved)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06 04:50:00
+"""
+
+from __future__ import annotations
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
