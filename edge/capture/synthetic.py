@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
+
+from edge.capture.source import Frame
 
 
 @dataclass(frozen=True)
@@ -117,3 +121,50 @@ def default_visitors(photos: Sequence[tuple[str, np.ndarray]], detector) -> list
         if dets:
             out.append(portrait_from_photo(photo, dets[0].bbox, name))
     return out
+
+
+# ---- scenes with independent ground truth (the contract of docs/PIPELINE; replaces the above)
+@dataclass(frozen=True)
+class Walker:
+    photo: Path | np.ndarray  # a real test photograph
+    label: str  # who it is (folder name in the gallery, or "unknown-...")
+    enter_s: float  # when the walker appears
+    duration_s: float  # how long until it leaves
+    distance: Literal["near", "far"] = "near"  # far: the face stays small (about 2 m)
+    still: bool = False  # stands still in front of the camera instead of walking up
+    core_temperature_c: float = 36.8  # for the thermal simulator (fever: e.g. 38.6)
+
+
+@dataclass(frozen=True)
+class TruthFace:
+    label: str
+    box: tuple[int, int, int, int]  # (x, y, w, h) in the frame, from hand-checked boxes of the photo
+    core_temperature_c: float
+
+
+@dataclass(frozen=True)
+class SceneFrame:
+    frame: Frame
+    faces: list[TruthFace]
+
+
+class Scene:
+    def __init__(self, walkers: Sequence[Walker], *, width: int = 1280, height: int = 720, fps: float = 25.0,
+                 seed: int = 0):
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[SceneFrame]:
+        raise NotImplementedError
+
+    def write_video(self, path: Path) -> Path:
+        raise NotImplementedError
+
+    def truth(self) -> list[list[TruthFace]]:
+        raise NotImplementedError
+
+    def save_truth(self, path: Path) -> None:
+        raise NotImplementedError
+
+
+def named_scene(name: str, faces_dir: Path, **kw) -> Scene:
+    raise NotImplementedError
