@@ -105,14 +105,13 @@ def embed_timings(faces_dir: Path, repeats: int = 5) -> dict:
 
 def loop_detection(faces_dir: Path, width: int, height: int, config=None, frames: int | None = None) -> dict:
     """Mean ms per frame of the gate loop's detector on a walk-up scene at width x height."""
-    from edge.capture.synthetic import WalkupScene, default_visitors
+    from edge.capture.synthetic import WalkupScene, resident_walkers
     from edge.face.engine import FaceEngine
     from edge.vision.realtime import RealtimeConfig, RealtimeDetector
     from edge.vision.tracks import iou
 
     engine = FaceEngine.load()
-    photos = [(Path(p).parent.name, img) for p, img in test_photos(faces_dir / "knn_examples" / "train")]
-    visitors = default_visitors(photos, engine.runtime.detector)
+    visitors = resident_walkers(faces_dir)
     k = width / 1280
     scene = WalkupScene(visitors, width=width, height=height, face_px=(int(70 * k), int(260 * k)))
     cfg = config or RealtimeConfig(working_width=min(640, width))

@@ -127,9 +127,9 @@ def open_source(spec: str, *, realtime: bool = False, width: int | None = None, 
 
         return V4L2Source(spec, camera=camera, width=width, height=height, fps=fps)
     if is_stream_url(spec):
-        from edge.capture.stream import open_stream
+        from edge.capture.stream import StreamSource
 
-        return open_stream(spec, read_timeout=read_timeout)
+        return StreamSource(spec, open_timeout=read_timeout, read_timeout=read_timeout)
     if "://" in spec:
         raise SourceError(f"source {spec!r}: unsupported scheme (use rtsp://, http:// or https://)", BAD_SPEC)
     path = Path(spec)
