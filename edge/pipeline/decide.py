@@ -1,0 +1,43 @@
+"""The decision stage: the track's evidence in the policy's terms, then edge/policy's `decide`.
+
+The policy is a pure function; this stage only builds its Evidence and carries the gate's
+counters (consecutive failed matches) from one decision to the next.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from statistics import median
+
+from edge.face.gallery import Gallery
+from edge.policy import Evidence, GateCounters, Identity, Liveness, PolicyConfig, Verdict, decide
+from menwei.wire import Direction, TemperatureStatus
+
+
+class DecisionStage:
+    def __init__(self, gallery: Gallery, config: PolicyConfig | None = None, direction: str = "in"):
+        self.gallery = gallery
+        self.config = config or PolicyConfig()
+        self.direction = Direction(direction)
+        self.counters = GateCounters()
+
+    def identity(self, resident_id: str | None, score: float | None) -> Identity | None:
+        if resident_id is None:
+            return None
+        return Identity(resident_id=resident_id, score=float(score or 0.0),
+                        attributes=dict(self.gallery.attributes.get(resident_id, {})))
+
+    def decide(self, resident_id: str | None, score: float | None, temperatures: list[float],
+               statuses: list[TemperatureStatus], at: datetime) -> Verdict:
+        """`temperatures`/`statuses`: the track's valid readings (empty = unavailable)."""
+        if temperatures:
+            celsius = float(median(temperatures))
+            status = TemperatureStatus.FEVER if statuses.count(TemperatureStatus.FEVER) * 2 > len(statuses) \
+                else TemperatureStatus.NORMAL
+        else:
+            celsius, status = None, TemperatureStatus.UNAVAILABLE
+        evidence = Evidence(identity=self.identity(resident_id, score), temperature_c=celsius,
+                            temperature_status=status, liveness=Liveness(live=None),
+                            direction=self.direction, at=at)
+        verdict, self.counters = decide(self.config, evidence, self.counters)
+        return verdict

@@ -1,0 +1,57 @@
+"""Embedding and 1:N match, once per track, again only while the identity is uncertain.
+
+All tracks that need an embedding in a frame are embedded in one batch, then searched against the
+gallery in one matrix product. `assess` says what the scores so far mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.face.engine import FaceEngine
+from edge.face.gallery import Gallery, Match
+from edge.pipeline.gating import GoodFace
+from edge.pipeline.tracking import PersonTrack
+from edge.pipeline.types import PipelineConfig
+
+
+def assess(scores: list[Match], threshold: float, cfg: PipelineConfig) -> str:
+    """"match": a score clearly above the threshold; "unknown": `unknown_votes` embeddings all
+    clearly below it; otherwise "uncertain" (embed again on a better frame)."""
+    if not scores:
+        return "pending"
+    if max(m.score for m in scores) >= threshold + cfg.confident_margin:
+        return "match"
+    low = [m for m in scores if m.score < threshold - cfg.unknown_margin]
+    if len(low) >= cfg.unknown_votes and len(low) == len(scores):
+        return "unknown"
+    return "uncertain"
+
+
+def wants_embedding(person: PersonTrack, frame_index: int, cfg: PipelineConfig) -> GoodFace | None:
+    """The face to embed for this person now, if any."""
+    if person.decision is not None or person.identity_state in ("match", "unknown"):
+        return None
+    if person.embeddings >= cfg.max_embeddings:
+        return None
+    if person.embeddings and frame_index - person.last_embedded_frame < cfg.reembed_every:
+        return None
+    return person.best.best_unembedded()
+
+
+class Identifier:
+    def __init__(self, engine: FaceEngine, gallery: Gallery):
+        if gallery.pack != engine.pack:
+            from edge.face.errors import FaceError
+
+            raise FaceError(f"gallery was made with pack {gallery.pack!r}, engine runs {engine.pack!r}",
+                            code="pack_mismatch")
+        self.engine = engine
+        self.gallery = gallery
+        self.threshold = engine.threshold
+
+    def embed(self, faces: list[GoodFace]) -> np.ndarray:
+        return self.engine.runtime.embedder.embed(np.stack([g.chip for g in faces]))
+
+    def match(self, vectors: np.ndarray) -> list[Match]:
+        return [m[0] for m in self.gallery.search(vectors, k=1)]
