@@ -16,6 +16,7 @@ from menwei.errors import MenweiError
 
 COMMAND_GROUPS = [
     "edge.face.cli",
+    "edge.cli",
     "edge.modelpack.cli",
     "edge.thermal.cli",
     "server.cli",
