@@ -164,7 +164,7 @@ class GatePipeline:
             temperature_c=None if not temps else round(float(median(temps)), 2),
             temperature_status=str(statuses[0]) if statuses else
             (str(last.status) if last is not None else str(TemperatureStatus.UNAVAILABLE)),
-            embeddings=person.embeddings, trigger=trigger)
+            embeddings=person.embeddings, trigger=trigger, box=person.last_box)
         person.decision = decision
         self.decisions.append(decision)
         if self.on_decision is not None:

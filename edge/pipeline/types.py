@@ -40,6 +40,7 @@ class TrackDecision:
     temperature_status: str
     embeddings: int  # how many times the track was embedded
     trigger: str  # "evidence" | "timeout" | "track_lost" | "end_of_stream"
+    box: Box | None = None  # the face box when it was last seen before the decision
 
     def as_json(self) -> dict:
         """The `menwei edge replay --json` contract for one decision (exactly these keys)."""
