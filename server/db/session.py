@@ -46,6 +46,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
     """
     url = normalise_url(url)
     u = make_url(url)
+    # names, phones and notes must not reach logs through a failed statement's message
+    kwargs.setdefault("hide_parameters", True)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

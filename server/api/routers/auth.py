@@ -128,7 +128,10 @@ def add_user(body: UserIn, ctx: UsersWrite) -> UserOut:
 @router.get("/users", response_model=list[UserOut])
 def list_users(ctx: UsersWrite) -> list[UserOut]:
     users = ctx.s.scalars(select(User).order_by(User.username)).all()
-    return [_user_out(ctx.s, u) for u in users]
+    out = [_user_out(ctx.s, u) for u in users]
+    record(ctx.s, ctx.actor, "read", "user", None, None, {"count": len(out)})
+    ctx.s.commit()
+    return out
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)

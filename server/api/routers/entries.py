@@ -108,6 +108,10 @@ CSV_COLUMNS = ["event_id", "site_id", "gate_id", "seq", "captured_at", "directio
                "temperature_status", "alerts"]
 
 
+# Excel trims a leading space and reads the full-width signs an IME types as formula starters too
+FORMULA_STARTERS = frozenset("=+-@\t\r ＝＋－＠")
+
+
 def _cell(v) -> str:
     if v is None:
         return ""
@@ -115,7 +119,7 @@ def _cell(v) -> str:
         return v.isoformat()
     text = str(v)
     # a name like "=HYPERLINK(...)" must not run as a formula when the office opens the file in Excel
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if text[:1] in FORMULA_STARTERS:
         text = "'" + text
     return text
 
