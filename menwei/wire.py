@@ -242,3 +242,23 @@ class Command(_Strict):
     operator: str = Field(min_length=1, max_length=128)
     reason: str | None = Field(default=None, max_length=512)
     issued_at: datetime
+
+
+class Reason(StrEnum):
+    """Stable reason codes of a gate decision, shared by gate, server, UI and docs (docs/POLICY.md)."""
+
+    RESIDENT_RECOGNISED = "resident_recognised"
+    UNKNOWN_FACE = "unknown_face"
+    FEVER = "fever"
+    TEMPERATURE_UNAVAILABLE = "temperature_unavailable"
+    STATUS_MOVED_OUT = "status_moved_out"
+    STATUS_BANNED = "status_banned"
+    QUARANTINE_EXIT = "quarantine_exit"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    OUTSIDE_SCHEDULE = "outside_schedule"
+    REPEATED_FAILED_MATCHES = "repeated_failed_matches"
+    LIVENESS_FAILED = "liveness_failed"
+    LIVENESS_NOT_CHECKED = "liveness_not_checked"
+    MASK_MISSING = "mask_missing"
+    TIMEOUT = "timeout"
