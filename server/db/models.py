@@ -201,6 +201,8 @@ class Resident(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     quarantine_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
     quarantine_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # weekly access schedule for the gates (edge/policy/schedule.py); null = any time
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # when the status last changed: retention counts "moved out for N days" from here
     status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     notes: Mapped[str | None] = mapped_column(Text)
