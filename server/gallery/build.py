@@ -26,6 +26,7 @@ class GalleryEntry:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     display: dict = field(default_factory=dict)  # e.g. {"name", "household", "unit", "building"}
+    schedule: dict | None = None  # weekly access schedule (edge/policy/schedule.py); None = any time
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEn
             "status": e.status,
             "valid_from": _iso(e.valid_from),
             "valid_until": _iso(e.valid_until),
+            **({"schedule": e.schedule} if e.schedule is not None else {}),  # absent = any time
             **e.display,
         }
     if ids:

@@ -61,7 +61,7 @@ def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEn
             display["quarantine_from"] = r.quarantine_from.isoformat() if r.quarantine_from else None
             display["quarantine_until"] = r.quarantine_until.isoformat() if r.quarantine_until else None
         out.append(GalleryEntry(r.id, np.frombuffer(emb, dtype="<f4"), str(r.status.value), valid_from,
-                                valid_until, display))
+                                valid_until, display, r.schedule))
     return out
 
 
