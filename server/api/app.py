@@ -14,6 +14,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edge.modelpack.manifest import load_manifest
@@ -21,6 +22,7 @@ from menwei import __version__
 from menwei.errors import MenweiError
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
+from server.api.errors import ERROR_RESPONSES
 from server.api.security import TokenIssuer
 from server.api.settings import ApiSettings
 from server.gallery.links import LinkSigner
@@ -91,6 +93,13 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status, headers=headers)
 
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_req: Request, exc: IntegrityError):
+        # the handlers check references and duplicates first; this answers the race between two writers
+        log.info("integrity error answered as 409: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "the change conflicts with existing records", "code": "conflict"},
+                            status_code=409)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError):
         # one readable line plus the structured list; never echo input values (they may be personal)
@@ -113,7 +122,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     )
 
     for module in (auth, registry, residents, gates, entries, alerts, stats, audit_log, gallery_files, imports):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from menwei.errors import MenweiError
 from menwei.wire import Decision
+from server.api.errors import INT64_MAX, INT64_MIN
 from server.api.roles import Principal
 from server.db.models import Alert, Entry, Resident
+from server.registry.service import InvalidInput
 
 
 class BadCursor(MenweiError):
@@ -47,7 +49,10 @@ def as_utc(v: datetime | None) -> datetime | None:
     """Query times without an offset are taken as UTC (the API speaks UTC throughout)."""
     if v is None:
         return None
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    try:
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"time {v.isoformat()} is outside the years 0001-9999 in UTC") from None
 
 
 def encode_cursor(captured_at: datetime, row_id: int) -> str:
@@ -60,7 +65,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, row_id = json.loads(raw)
         at = datetime.fromisoformat(ts)
-        if at.tzinfo is None or not isinstance(row_id, int):
+        if at.tzinfo is None or not isinstance(row_id, int) or not INT64_MIN <= row_id <= INT64_MAX:
             raise ValueError
         return at, row_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):

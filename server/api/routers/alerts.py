@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 
 from server.api.deps import AlertsAck, AlertsRead, Ctx
 from server.api.entries_query import as_utc, decode_cursor, encode_cursor
+from server.api.errors import Int64
 from server.audit import record
 from server.db.models import Alert, AlertKind, Entry, Resident
 from server.db.types import utcnow
@@ -56,7 +57,7 @@ def _out(a: Alert, event_id, name) -> AlertOut:
 
 @router.get("/alerts", response_model=AlertPage)
 def list_alerts(ctx: AlertsRead, site: str | None = None, kind: AlertKind | None = None, open_only: bool = False,
-                since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+                since: datetime | None = None, until: datetime | None = None, limit: Int64 = 50,
                 cursor: str | None = None) -> AlertPage:
     """Newest first; `open_only` hides acknowledged alerts. Keyset pagination like /entries."""
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
@@ -88,7 +89,7 @@ def list_alerts(ctx: AlertsRead, site: str | None = None, kind: AlertKind | None
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
-def ack_alert(alert_id: int, body: AckIn, ctx: AlertsAck) -> AlertOut:
+def ack_alert(alert_id: Int64, body: AckIn, ctx: AlertsAck) -> AlertOut:
     row = ctx.s.execute(_query(ctx).where(Alert.id == alert_id)).first()
     if row is None or not ctx.who.sees(row[0].site_id):
         raise NotFound(f"alert {alert_id} not found")

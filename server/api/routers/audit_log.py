@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from server.api.deps import AuditRead
 from server.api.entries_query import as_utc
+from server.api.errors import Int64
 from server.audit import record
 from server.db.models import AuditLog
 
@@ -38,7 +39,7 @@ class AuditPage(BaseModel):
 @router.get("/audit", response_model=AuditPage)
 def list_audit(ctx: AuditRead, user: str | None = None, action: str | None = None, object_type: str | None = None,
                object_id: str | None = None, site: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, before_id: int | None = None, limit: int = 100) -> AuditPage:
+               until: datetime | None = None, before_id: Int64 | None = None, limit: Int64 = 100) -> AuditPage:
     """Newest first (ids only grow, so the id is the cursor)."""
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
     q = select(AuditLog)

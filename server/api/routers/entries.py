@@ -16,6 +16,7 @@ from sqlalchemy import select
 from menwei.wire import Decision
 from server.api.deps import Ctx, EntriesExport, EntriesRead
 from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
+from server.api.errors import Int64
 from server.audit import record
 from server.db.models import Entry, Resident
 from server.registry.service import NotFound, placement_of
@@ -88,7 +89,7 @@ def _item(r, alerts: dict[int, list[dict]]) -> dict:
 @router.get("/entries", response_model=EntryPage)
 def list_entries(ctx: EntriesRead, site: str | None = None, gate: str | None = None,
                  resident: str | None = None, decision: Decision | None = None, since: datetime | None = None,
-                 until: datetime | None = None, alerts_only: bool = False, limit: int = 50,
+                 until: datetime | None = None, alerts_only: bool = False, limit: Int64 = 50,
                  cursor: str | None = None) -> dict:
     """Newest first. `since` is inclusive, `until` exclusive; times without an offset are UTC.
     Pass `next_cursor` back as `cursor` for the next page (null on the last page)."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from server.api.deps import Ctx, Forbidden, GatesRead, RegistryWrite, Session_, Unauthorized, app_state
+from server.api.errors import Int64
 from server.audit import Actor, record
 from server.db.models import GalleryVersion, Gate
 from server.registry.service import NotFound, get_site
@@ -36,10 +37,11 @@ class PublishOut(BaseModel):
 
 @router.get("/gallery/{site_id}/{version}", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def download(site_id: str, version: int, request: Request, s: Session_, gate: str = "", sig: str = "") -> Response:
+def download(site_id: str, version: Int64, request: Request, s: Session_, gate: str = "", sig: str = "") -> Response:
     """For gates: the link from their retained ctl/gallery announcement (see docs/API.md)."""
     state = app_state(request)
-    if not gate or not sig or not state.signer.check(site_id, version, gate, sig):
+    # a non-ASCII sig cannot be ours (and compare_digest refuses non-ASCII str)
+    if not gate or not sig or not sig.isascii() or not state.signer.check(site_id, version, gate, sig):
         raise Unauthorized("invalid or missing gallery link signature")
     g = s.get(Gate, gate)
     if g is None or g.site_id != site_id or not g.active:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from server.api.deps import Ctx, Forbidden, RegistryRead, RegistryWrite, SitesRead, SitesWrite
+from server.api.errors import Int64, ref
 from server.audit import record
 from server.db.models import (
     Building,
@@ -22,6 +23,7 @@ from server.db.models import (
     Site,
     Subdistrict,
     Unit,
+    User,
 )
 from server.registry.service import Conflict, InvalidInput, NotFound
 
@@ -39,7 +41,7 @@ class _Out(BaseModel):
 class AreaIn(BaseModel):
     id: str = ID
     name: str = NAME
-    subdistrict_id: str | None = None  # communities only
+    subdistrict_id: str | None = ref()  # communities only
 
 
 class AreaOut(_Out):
@@ -90,13 +92,14 @@ def list_communities(ctx: SitesRead):
 class SiteIn(BaseModel):
     id: str = ID
     name: str = NAME
-    community_id: str | None = None
+    community_id: str | None = ref()
     address: str | None = Field(default=None, max_length=500)
 
 
 class SitePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    community_id: str | None = None
+    # `str` with a None default: leaving the field out keeps the name, an explicit null is refused
+    name: str = Field(default=None, min_length=1, max_length=200)
+    community_id: str | None = ref()
     address: str | None = Field(default=None, max_length=500)
 
 
@@ -144,6 +147,8 @@ def patch_site(site_id: str, body: SitePatch, ctx: SitesWrite):
     if site is None:
         raise NotFound(f"site {site_id} not found")
     changes = body.model_dump(exclude_unset=True)
+    if body.community_id and ctx.s.get(Community, body.community_id) is None:
+        raise InvalidInput(f"community {body.community_id} does not exist")
     for k, v in changes.items():
         setattr(site, k, v)
     record(ctx.s, ctx.actor, "update", "site", site_id, site_id, {"fields": sorted(changes)})
@@ -169,7 +174,7 @@ def delete_site(site_id: str, ctx: SitesWrite):
 # --------------------------------------------------------------- buildings, units, households
 class NamedIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    grid_id: str | None = None  # buildings only
+    grid_id: str | None = ref()  # buildings only
 
 
 class BuildingOut(_Out):
@@ -192,14 +197,14 @@ class HouseholdOut(_Out):
     residents: int = 0
 
 
-def _building(ctx: Ctx, building_id: int) -> Building:
+def _building(ctx: Ctx, building_id: Int64) -> Building:
     b = ctx.s.get(Building, building_id)
     if b is None or not ctx.who.sees(b.site_id):
         raise NotFound(f"building {building_id} not found")
     return b
 
 
-def _unit(ctx: Ctx, unit_id: int) -> tuple[Unit, Building]:
+def _unit(ctx: Ctx, unit_id: Int64) -> tuple[Unit, Building]:
     u = ctx.s.get(Unit, unit_id)
     if u is None:
         raise NotFound(f"unit {unit_id} not found")
@@ -209,7 +214,7 @@ def _unit(ctx: Ctx, unit_id: int) -> tuple[Unit, Building]:
     return u, b
 
 
-def _household(ctx: Ctx, household_id: int) -> tuple[Household, Building]:
+def _household(ctx: Ctx, household_id: Int64) -> tuple[Household, Building]:
     h = ctx.s.get(Household, household_id)
     if h is None:
         raise NotFound(f"household {household_id} not found")
@@ -230,8 +235,8 @@ def add_building(site_id: str, body: NamedIn, ctx: RegistryWrite):
     ctx.require_site(site_id)
     if ctx.s.get(Site, site_id) is None:
         raise NotFound(f"site {site_id} not found")
-    if body.grid_id and ctx.s.get(Grid, body.grid_id) is None:
-        raise InvalidInput(f"grid {body.grid_id} does not exist")
+    if body.grid_id:
+        _grid(ctx, body.grid_id)  # in the caller's scope: an officer cannot use another compound's grid
     b = Building(site_id=site_id, name=body.name, grid_id=body.grid_id)
     ctx.s.add(b)
     record(ctx.s, ctx.actor, "create", "building", body.name, site_id)
@@ -246,7 +251,7 @@ def list_buildings(site_id: str, ctx: RegistryRead):
 
 
 @router.delete("/buildings/{building_id}", status_code=204)
-def delete_building(building_id: int, ctx: RegistryWrite):
+def delete_building(building_id: Int64, ctx: RegistryWrite):
     b = _building(ctx, building_id)
     ctx.s.delete(b)
     record(ctx.s, ctx.actor, "delete", "building", building_id, b.site_id)
@@ -256,19 +261,17 @@ def delete_building(building_id: int, ctx: RegistryWrite):
 
 
 class RenameIn(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    grid_id: str | None = None  # buildings only
+    name: str = Field(default=None, min_length=1, max_length=100)  # left out: unchanged; null: refused
+    grid_id: str | None = ref()  # buildings only
 
 
 @router.patch("/buildings/{building_id}", response_model=BuildingOut)
-def patch_building(building_id: int, body: RenameIn, ctx: RegistryWrite):
+def patch_building(building_id: Int64, body: RenameIn, ctx: RegistryWrite):
     b = _building(ctx, building_id)
     changes = body.model_dump(exclude_unset=True)
-    if "grid_id" in changes and body.grid_id and ctx.s.get(Grid, body.grid_id) is None:
-        raise InvalidInput(f"grid {body.grid_id} does not exist")
+    if body.grid_id:
+        _grid(ctx, body.grid_id)
     for k, v in changes.items():
-        if k == "name" and v is None:
-            continue
         setattr(b, k, v)
     record(ctx.s, ctx.actor, "update", "building", building_id, b.site_id, {"fields": sorted(changes)})
     _commit_unique(ctx, f"building {body.name}")
@@ -277,7 +280,7 @@ def patch_building(building_id: int, body: RenameIn, ctx: RegistryWrite):
 
 
 @router.post("/buildings/{building_id}/units", response_model=UnitOut, status_code=201)
-def add_unit(building_id: int, body: NamedIn, ctx: RegistryWrite):
+def add_unit(building_id: Int64, body: NamedIn, ctx: RegistryWrite):
     b = _building(ctx, building_id)
     u = Unit(building_id=b.id, name=body.name)
     ctx.s.add(u)
@@ -287,13 +290,13 @@ def add_unit(building_id: int, body: NamedIn, ctx: RegistryWrite):
 
 
 @router.get("/buildings/{building_id}/units", response_model=list[UnitOut])
-def list_units(building_id: int, ctx: RegistryRead):
+def list_units(building_id: Int64, ctx: RegistryRead):
     b = _building(ctx, building_id)
     return ctx.s.scalars(select(Unit).where(Unit.building_id == b.id).order_by(Unit.name)).all()
 
 
 @router.delete("/units/{unit_id}", status_code=204)
-def delete_unit(unit_id: int, ctx: RegistryWrite):
+def delete_unit(unit_id: Int64, ctx: RegistryWrite):
     u, b = _unit(ctx, unit_id)
     ctx.s.delete(u)
     record(ctx.s, ctx.actor, "delete", "unit", unit_id, b.site_id)
@@ -303,7 +306,7 @@ def delete_unit(unit_id: int, ctx: RegistryWrite):
 
 
 @router.patch("/units/{unit_id}", response_model=UnitOut)
-def patch_unit(unit_id: int, body: RenameIn, ctx: RegistryWrite):
+def patch_unit(unit_id: Int64, body: RenameIn, ctx: RegistryWrite):
     u, b = _unit(ctx, unit_id)
     if body.name:
         u.name = body.name
@@ -314,7 +317,7 @@ def patch_unit(unit_id: int, body: RenameIn, ctx: RegistryWrite):
 
 
 @router.post("/units/{unit_id}/households", response_model=HouseholdOut, status_code=201)
-def add_household(unit_id: int, body: NamedIn, ctx: RegistryWrite):
+def add_household(unit_id: Int64, body: NamedIn, ctx: RegistryWrite):
     u, b = _unit(ctx, unit_id)
     h = Household(unit_id=u.id, name=body.name)
     ctx.s.add(h)
@@ -324,7 +327,7 @@ def add_household(unit_id: int, body: NamedIn, ctx: RegistryWrite):
 
 
 @router.get("/units/{unit_id}/households", response_model=list[HouseholdOut])
-def list_households(unit_id: int, ctx: RegistryRead):
+def list_households(unit_id: Int64, ctx: RegistryRead):
     u, _ = _unit(ctx, unit_id)
     rows = ctx.s.execute(
         select(Household, func.count(Resident.id)).outerjoin(Resident, Resident.household_id == Household.id)
@@ -333,7 +336,7 @@ def list_households(unit_id: int, ctx: RegistryRead):
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdOut)
-def patch_household(household_id: int, body: RenameIn, ctx: RegistryWrite):
+def patch_household(household_id: Int64, body: RenameIn, ctx: RegistryWrite):
     h, b = _household(ctx, household_id)
     if body.name:
         h.name = body.name
@@ -344,7 +347,7 @@ def patch_household(household_id: int, body: RenameIn, ctx: RegistryWrite):
 
 
 @router.delete("/households/{household_id}", status_code=204)
-def delete_household(household_id: int, ctx: RegistryWrite):
+def delete_household(household_id: Int64, ctx: RegistryWrite):
     h, b = _household(ctx, household_id)
     ctx.s.delete(h)
     record(ctx.s, ctx.actor, "delete", "household", household_id, b.site_id)
@@ -357,7 +360,7 @@ def delete_household(household_id: int, ctx: RegistryWrite):
 class GridIn(BaseModel):
     id: str = ID
     name: str = NAME
-    community_id: str | None = None
+    community_id: str | None = ref()
 
 
 class GridOut(_Out):
@@ -369,7 +372,7 @@ class GridOut(_Out):
 class WorkerIn(BaseModel):
     name: str = NAME
     phone: str | None = Field(default=None, max_length=64)
-    user_id: int | None = None
+    user_id: Int64 | None = None
 
 
 class WorkerOut(_Out):
@@ -434,6 +437,8 @@ def delete_grid(grid_id: str, ctx: RegistryWrite):
 @router.post("/grids/{grid_id}/workers", response_model=WorkerOut, status_code=201)
 def add_worker(grid_id: str, body: WorkerIn, ctx: RegistryWrite):
     _grid(ctx, grid_id)
+    if body.user_id is not None and ctx.s.get(User, body.user_id) is None:
+        raise InvalidInput(f"user {body.user_id} does not exist")
     w = GridWorker(grid_id=grid_id, **body.model_dump())
     ctx.s.add(w)
     ctx.s.flush()

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, or_, select
 
+from edge.policy.schedule import parse_schedule
 from server.api.deps import Ctx, RegistryRead, RegistryWrite
+from server.api.errors import Int64
 from server.audit import record
 from server.db.models import FacePhoto, Resident, ResidentStatus, Site
 from server.registry.service import (
@@ -32,6 +34,14 @@ TIME_STATUSES = {ResidentStatus.VISITOR, ResidentStatus.QUARANTINE}
 class _Period(BaseModel):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    # weekly access schedule the gates enforce, {"mon": [["08:00", "18:00"]], ...}; null = any time
+    schedule: dict[str, list[list[str]]] | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v):
+        parse_schedule(v)  # raises a message naming the day/interval
+        return v
 
     @model_validator(mode="after")
     def _order(self):
@@ -44,7 +54,10 @@ class _Period(BaseModel):
         for k in ("valid_from", "valid_until"):
             v = getattr(self, k)
             if v is not None:
-                object.__setattr__(self, k, v.astimezone(UTC))
+                try:
+                    object.__setattr__(self, k, v.astimezone(UTC))
+                except OverflowError:
+                    raise ValueError(f"{k} is outside the years 0001-9999 in UTC") from None
         return self
 
 
@@ -53,7 +66,7 @@ class ResidentIn(_Period):
     site_id: str
     name: str = Field(min_length=1, max_length=200)
     status: ResidentStatus = ResidentStatus.RESIDENT
-    household_id: int | None = None
+    household_id: Int64 | None = None
     # or by names, as in the CSV import
     building: str | None = Field(default=None, max_length=64)
     unit: str | None = Field(default=None, max_length=64)
@@ -73,9 +86,10 @@ class ResidentIn(_Period):
 
 
 class ResidentPatch(_Period):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    status: ResidentStatus | None = None
-    household_id: int | None = None
+    # `name`/`status` default to None but are not nullable: left out = unchanged, null = refused
+    name: str = Field(default=None, min_length=1, max_length=200)
+    status: ResidentStatus = Field(default=None)
+    household_id: Int64 | None = None
     phone: str | None = Field(default=None, max_length=32)
     notes: str | None = Field(default=None, max_length=2000)
 
@@ -92,6 +106,7 @@ class ResidentOut(BaseModel):
     phone: str | None
     valid_from: datetime | None
     valid_until: datetime | None  # for quarantine: the quarantine period
+    schedule: dict[str, list[list[str]]] | None = None
     notes: str | None
     photos: int
     status_changed_at: datetime
@@ -110,7 +125,7 @@ def _out(r: Resident, places: dict[int, dict], photos: int) -> ResidentOut:
         id=r.id, site_id=r.site_id, name=r.name, status=r.status, household_id=r.household_id,
         **places.get(r.household_id, {}), phone=r.phone,
         valid_from=r.quarantine_from if q else r.valid_from, valid_until=r.quarantine_until if q else r.valid_until,
-        notes=r.notes, photos=photos, status_changed_at=r.status_changed_at, created_at=r.created_at,
+        schedule=r.schedule, notes=r.notes, photos=photos, status_changed_at=r.status_changed_at, created_at=r.created_at,
         updated_at=r.updated_at)
 
 
@@ -154,7 +169,7 @@ def add_resident(body: ResidentIn, ctx: RegistryWrite) -> ResidentOut:
         household_id = resolve_household(ctx.s, body.site_id, Placement(body.building, body.unit, body.household),
                                          create_units=body.create_units).id
     r = Resident(id=body.id, site_id=body.site_id, name=body.name, household_id=household_id, phone=body.phone,
-                 notes=body.notes)
+                 notes=body.notes, schedule=body.schedule)
     apply_status(r, body.status, body.valid_from, body.valid_until)
     ctx.s.add(r)
     ctx.s.flush()
@@ -166,8 +181,8 @@ def add_resident(body: ResidentIn, ctx: RegistryWrite) -> ResidentOut:
 
 @router.get("/residents", response_model=ResidentPage)
 def list_residents(ctx: RegistryRead, site: str | None = None, status: ResidentStatus | None = None,
-                   household_id: int | None = None, q: str | None = None, limit: int = 100,
-                   offset: int = 0) -> ResidentPage:
+                   household_id: Int64 | None = None, q: str | None = None, limit: Int64 = 100,
+                   offset: Int64 = 0) -> ResidentPage:
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
     query = select(Resident)
     if site is not None:
@@ -207,7 +222,7 @@ def patch_resident(resident_id: str, body: ResidentPatch, ctx: RegistryWrite) ->
     changes = body.model_dump(exclude_unset=True)
     if "household_id" in changes and body.household_id is not None:
         _check_household(ctx, r.site_id, body.household_id)
-    for k in ("name", "household_id", "phone", "notes"):
+    for k in ("name", "household_id", "phone", "notes", "schedule"):
         if k in changes:
             setattr(r, k, changes[k])
     if {"status", "valid_from", "valid_until"} & changes.keys():
@@ -309,7 +324,7 @@ def list_photos(resident_id: str, ctx: RegistryRead) -> list[PhotoOut]:
 
 @router.get("/residents/{resident_id}/photos/{photo_id}", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
-def get_photo(resident_id: str, photo_id: int, ctx: RegistryRead) -> Response:
+def get_photo(resident_id: str, photo_id: Int64, ctx: RegistryRead) -> Response:
     r = _resident(ctx, resident_id)
     p = ctx.s.get(FacePhoto, photo_id)
     if p is None or p.resident_id != r.id or not p.crop_jpeg:
@@ -321,7 +336,7 @@ def get_photo(resident_id: str, photo_id: int, ctx: RegistryRead) -> Response:
 
 
 @router.delete("/residents/{resident_id}/photos/{photo_id}", status_code=204)
-def delete_photo(resident_id: str, photo_id: int, ctx: RegistryWrite) -> Response:
+def delete_photo(resident_id: str, photo_id: Int64, ctx: RegistryWrite) -> Response:
     r = _resident(ctx, resident_id)
     p = ctx.s.get(FacePhoto, photo_id)
     if p is None or p.resident_id != r.id:

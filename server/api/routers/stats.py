@@ -64,8 +64,11 @@ def daily(ctx: StatsRead, site: str | None = None, since: date | None = None, un
     since = since or until - timedelta(days=6)
     if since > until or (until - since).days >= MAX_DAYS:
         raise InvalidInput(f"since must be on or before until, at most {MAX_DAYS} days apart")
-    start = datetime.combine(since, time(0), zone).astimezone(UTC)
-    end = datetime.combine(until + timedelta(days=1), time(0), zone).astimezone(UTC)
+    try:
+        start = datetime.combine(since, time(0), zone).astimezone(UTC)
+        end = datetime.combine(until + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("since and until must lie between 0002-01-01 and 9998-12-30") from None
     day = _local_day(ctx.s.get_bind().dialect.name, zone, tz_name, start).label("day")
     q = (select(Entry.site_id, day, func.count().label("entries"),
                 func.sum(case((Entry.decision == "granted", 1), else_=0)),
