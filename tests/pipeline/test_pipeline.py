@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
-policy = pytest.importorskip("edge.policy", reason="edge/policy (POLICY) not in the tree yet")
-
-from edge.capture.source import open_source  # noqa: E402
-from edge.capture.synthetic import load_truth, named_scene  # noqa: E402
-from edge.face.engine import FaceEngine  # noqa: E402
-from edge.face.service import build_folder_gallery  # noqa: E402
-from edge.pipeline.loop import GatePipeline  # noqa: E402
-from edge.pipeline.replay import replay  # noqa: E402
-from edge.pipeline.thermal_reading import ThermalReader  # noqa: E402
-from edge.pipeline.thermal_sim import TrueFace, TruthThermalFrames  # noqa: E402
-from edge.vision.tracks import iou  # noqa: E402
-from menwei.wire import TemperatureStatus  # noqa: E402
+import edge.policy as policy
+from edge.capture.source import open_source
+from edge.capture.synthetic import load_truth, named_scene
+from edge.face.engine import FaceEngine
+from edge.face.service import build_folder_gallery
+from edge.pipeline.loop import GatePipeline
+from edge.pipeline.replay import replay
+from edge.pipeline.thermal_reading import ThermalReader
+from edge.pipeline.thermal_sim import TrueFace, TruthThermalFrames
+from edge.vision.tracks import iou
+from menwei.wire import TemperatureStatus
 
 FEVER_THRESHOLD_C = 37.3  # the policy's default fever line
 

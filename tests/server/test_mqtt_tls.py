@@ -29,7 +29,7 @@ def _run(*cmd: str) -> None:
 @pytest.fixture
 def tls_broker(tmp_path):
     if not shutil.which("openssl") or not shutil.which(MOSQUITTO):
-        pytest.skip("openssl and mosquitto are needed")
+        pytest.fail("openssl and mosquitto are needed (Debian packages openssl, mosquitto)", pytrace=False)
     d = tmp_path
     _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=menwei test CA",
          "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
