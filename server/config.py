@@ -50,6 +50,13 @@ class IngestSettings(_Section):
     telemetry_history_s: float = Field(60.0, ge=0, description="store a telemetry sample per gate at most this often")
     double_entry_window_h: float = Field(12.0, gt=0,
                                          description="an 'in' after an 'in' within this window is a double entry")
+    clock_skew_s: float = Field(300.0, ge=0, le=86400,
+                                description="an entry captured more than this after its arrival is refused")
+    max_event_age_h: float = Field(366 * 24.0, gt=0,
+                                   description="an entry captured more than this before its arrival is refused")
+    override_window_s: float = Field(300.0, gt=0, le=86400,
+                                     description="an override must follow a remote open of the same operator "
+                                                 "within this time, else it raises an alert")
     rematch: bool = Field(True, description="re-match unknown faces against the whole district (face engine)")
     retry_backoff_s: float = Field(1.0, gt=0, description="wait before retrying a batch the database refused")
 

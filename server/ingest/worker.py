@@ -29,7 +29,7 @@ from server.config import Settings
 from server.db.types import utcnow
 from server.ingest.identity import resolve_client_id
 from server.ingest.store import BatchOutcome, BatchStore
-from server.ingest.validate import MALFORMED, Incoming, Rejected, parse
+from server.ingest.validate import MALFORMED, CaptureBounds, Incoming, Rejected, parse
 from server.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,9 @@ def subscriptions(settings: Settings, mqtt5: bool) -> list[tuple[str, int]]:
     return out
 
 
-def _safe_parse(msg: Incoming):
+def _safe_parse(msg: Incoming, bounds: CaptureBounds):
     try:
-        return parse(msg)
+        return parse(msg, bounds)
     except Exception as exc:  # noqa: BLE001 - a validator bug must reject one message, not stop the worker
         log.exception("unexpected error validating a message from %s", msg.topic[:200])
         return Rejected(msg, MALFORMED, f"{type(exc).__name__} while validating")
@@ -202,7 +202,7 @@ class IngestWorker:
             batch = self._gather()
             if not batch:
                 continue
-            parsed = [_safe_parse(m) for m in batch]
+            parsed = [_safe_parse(m, self.store.bounds) for m in batch]
             while not self._stop.is_set():
                 try:
                     self._ready.put((number, batch, parsed), timeout=0.2)
