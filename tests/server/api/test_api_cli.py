@@ -58,7 +58,10 @@ def test_run_smoke(tmp_path, broker_url, uid):
     assert menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
                   stdin="correct horse battery\n").returncode == 0
     port = free_port()
-    env = {**os.environ, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__REMATCH": "false"}
+    # its own group and id (the session is ended by shared_broker_hygiene): the default group would
+    # leave a member of $share/ingest on the shared broker
+    env = {**os.environ, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__SHARED_GROUP": f"g{uid}",
+           "MENWEI_INGEST__REMATCH": "false"}
     proc = subprocess.Popen([MENWEI, "server", "run", "--db", db, "--data-dir", str(tmp_path), "--mqtt", broker_url,
                              "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
