@@ -219,3 +219,22 @@ def test_retire_ends_a_dead_workers_share_of_the_stream(tmp_path, uid):
             sim.close()
         engine.dispose()
         broker.stop()
+
+
+def test_default_worker_client_id_is_random_stable_and_private(tmp_path):
+    """Item 2: no well-known default id ('menwei-ingest-1' was one): 64 random bits made once per
+    data dir, kept 0600, the same on every restart."""
+    import os
+    import re
+
+    from server.ingest.identity import resolve_client_id
+
+    a = load_settings(env={}, data_dir=str(tmp_path / "a"))
+    b = load_settings(env={}, data_dir=str(tmp_path / "b"))
+    assert a.ingest.client_id is None
+    first = resolve_client_id(a)
+    assert re.fullmatch(r"menwei-ingest-[0-9a-f]{16}", first)
+    assert resolve_client_id(a) == first and resolve_client_id(b) != first
+    assert os.stat(tmp_path / "a" / "ingest-client-id").st_mode & 0o777 == 0o600
+    explicit = load_settings(env={}, data_dir=str(tmp_path / "a"), ingest={"client_id": "w-7"})
+    assert resolve_client_id(explicit) == "w-7"
