@@ -68,7 +68,7 @@ class BrokerUrl:
 class SessionOptions:
     client_id: str
     persistent: bool = True  # clean_start=False / clean_session=False
-    session_expiry_s: int = 7 * 24 * 3600
+    session_expiry_s: int = 300  # short: see IngestSettings.session_expiry_s
     receive_maximum: int | None = None
     manual_ack: bool = False
     keepalive: int = 30
