@@ -1,7 +1,8 @@
 """The MQTT wire contract between gates and the server (DESIGN.md, "Wire contract").
 
 Both sides import this module; nothing else declares topics or payloads.
-Topic root: ``menwei/v1/{site}/{gate}/...`` where gate is also the gate's MQTT username.
+Topic root: ``menwei/v1/{site}/{gate}/...``; the gate's MQTT username is ``gate.{gate}``
+(``gate_username``). Topics and topic filters are built here and nowhere else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ ENTRY_SCHEMA = "menwei.entry/1"
 MAX_FACE_JPEG_BYTES = 64 * 1024
 # An entry event is small (a 64 KB crop as base64 is ~87 KB); anything far larger is hostile.
 MAX_ENTRY_PAYLOAD_BYTES = 128 * 1024
+
+# Integers the server stores: seq is a BIGINT, versions are INTEGER columns. A value past them is
+# refused by the contract (a schema error), never left for the database to overflow on.
+SEQ_MAX = 2**63 - 1
+VERSION_MAX = 2**31 - 1
 
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -58,9 +64,41 @@ def subscription(channel: Channel, site_id: str = "+", gate_id: str = "+") -> st
     return f"{ROOT}/{site_id}/{gate_id}/{channel.value}"
 
 
-def shared_subscription(channel: Channel, group: str = "ingest") -> str:
+def shared_subscription(channel: Channel, group: str = "ingest", site_id: str = "+") -> str:
     """MQTT 5 shared subscription so several ingest workers split the load."""
-    return f"$share/{group}/{subscription(channel)}"
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(f"invalid shared-subscription group {group!r}")
+    return f"$share/{group}/{subscription(channel, site_id)}"
+
+
+def gate_root(site_id: str, gate_id: str) -> str:
+    """The topic root of one gate, ``menwei/v1/{site}/{gate}`` (given to the gate at provisioning)."""
+    return topic(site_id, gate_id, Channel.ENTRY).rsplit("/", 2)[0]
+
+
+def gate_control_filter(site_id: str, gate_id: str) -> str:
+    """Every server→gate topic of one gate (``…/ctl/#``): what the gate may read."""
+    return f"{gate_root(site_id, gate_id)}/ctl/#"
+
+
+# Everything under the root: the server account's ACL.
+ROOT_FILTER = f"{ROOT}/#"
+
+# Gate MQTT usernames live in a namespace of their own, ``gate.<gate_id>``: no server or worker
+# account may start with it, so a gate id can never be a second line for the server's account
+# in the broker's password file (issue 8, item 1).
+GATE_USER_PREFIX = "gate."
+
+
+def gate_username(gate_id: str) -> str:
+    """The MQTT username of a gate (its client id too, on a listener with use_username_as_clientid)."""
+    if not gate_id or any(c in gate_id for c in "/+#:"):
+        raise ValueError(f"invalid gate id {gate_id!r}")
+    return f"{GATE_USER_PREFIX}{gate_id}"
+
+
+def is_gate_username(username: str) -> bool:
+    return username.startswith(GATE_USER_PREFIX)
 
 
 def parse_topic(name: str) -> tuple[str, str, Channel]:
@@ -114,7 +152,7 @@ class TemperatureStatus(StrEnum):
 class Person(_Strict):
     resident_id: str | None = Field(default=None, max_length=64)
     score: float | None = Field(default=None, ge=-1.0, le=1.0)
-    gallery_version: int | None = Field(default=None, ge=0)
+    gallery_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
     pack: str | None = Field(default=None, max_length=64)
 
 
@@ -141,7 +179,7 @@ class EntryEvent(_Strict):
     event_id: uuid.UUID
     site_id: _ID
     gate_id: _ID
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=SEQ_MAX)
     captured_at: datetime
     direction: Direction
     decision: Decision
@@ -194,10 +232,10 @@ class GateStatus(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     state: Literal["online", "offline"]
-    agent_version: str | None = None
-    gallery_version: int | None = None
-    config_version: int | None = None
-    pack: str | None = None
+    agent_version: str | None = Field(default=None, max_length=64)
+    gallery_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
+    config_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
+    pack: str | None = Field(default=None, max_length=64)
     at: datetime | None = None
 
 

@@ -57,7 +57,11 @@ def register(subparsers) -> None:
 
     sp = sub.add_parser("ingest", help="only the ingest worker (several may run with MQTT 5 shared subscriptions)")
     common(sp, mqtt=True)
-    sp.add_argument("--client-id", help="fixed MQTT client id of this worker (its persistent session)")
+    sp.add_argument("--client-id", help="fixed MQTT client id of this worker (its persistent session); "
+                                        "default: a random id kept in the data dir")
+    sp.add_argument("--retire", action="store_true",
+                    help="do not run: end this worker's broker session (and its share of the shared "
+                         "subscription) for good, then exit")
     sp.set_defaults(handler=cmd_ingest)
 
     sp = sub.add_parser("import-residents", help="import a residents CSV and enrol their photos",
@@ -100,8 +104,13 @@ def register(subparsers) -> None:
                                     "send Mosquitto SIGHUP afterwards to reload them.")
     common(sp)
     sp.add_argument("--out", type=Path, required=True, help="folder for passwd and acl")
-    sp.add_argument("--server-user", help="MQTT account of the server (full access under menwei/v1/)")
+    sp.add_argument("--server-user", help="MQTT account of the server (full access under menwei/v1/); "
+                                          "may not start with 'gate.' (the gates' namespace)")
     sp.add_argument("--server-password-file", type=Path, help="its password")
+    sp.add_argument("--gate-listener", metavar="HOST:PORT",
+                    help="with --server-listener: also write menwei-listeners.conf, whose gate listener "
+                         "binds client ids to user names")
+    sp.add_argument("--server-listener", metavar="HOST:PORT", help="the listener of the API and ingest workers")
     sp.set_defaults(handler=cmd_broker_files)
 
 
@@ -358,9 +367,13 @@ def cmd_publish(args) -> int:
 def cmd_broker_files(args) -> int:
     from sqlalchemy import select
 
-    from server.broker_auth import GateAccount, hash_password, write_files
+    from server.broker_auth import GateAccount, check_server_user, hash_password, write_files
     from server.db.models import Gate
 
+    if args.server_user is not None:
+        check_server_user(args.server_user)  # before asking for its password
+    if bool(args.gate_listener) != bool(args.server_listener):
+        raise CliError("--gate-listener and --server-listener go together")
     settings = _settings(args)
     engine, sessions = _open_db(settings)
     with sessions() as s:
@@ -370,8 +383,10 @@ def cmd_broker_files(args) -> int:
     server_hash = None
     if args.server_user:
         server_hash = hash_password(_read_password(args.server_password_file))
-    pw, acl = write_files(args.out, gates, args.server_user, server_hash)
-    print(f"wrote {pw} and {acl} ({len(gates)} gate(s)); reload Mosquitto (SIGHUP)")
+    pw, acl = write_files(args.out, gates, args.server_user, server_hash, gate_listener=args.gate_listener,
+                          server_listener=args.server_listener)
+    conf = f" and {args.out / 'menwei-listeners.conf'}" if args.gate_listener else ""
+    print(f"wrote {pw}, {acl}{conf} ({len(gates)} gate(s)); reload Mosquitto (SIGHUP)")
     return 0
 
 
@@ -382,6 +397,19 @@ def cmd_ingest(args) -> int:
     if args.client_id:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(
             update={"client_id": args.client_id})})
+    if args.retire:
+        from server.ingest.identity import resolve_client_id
+        from server.mqtt import MqttError, end_session
+
+        if not settings.mqtt_url:
+            raise CliError("no MQTT broker: pass --mqtt or set mqtt_url")
+        client_id = resolve_client_id(settings)
+        try:
+            had = end_session(settings.mqtt_url, client_id)
+        except MqttError as exc:
+            raise CliError(f"cannot retire {client_id}: {exc.message}") from None
+        print(f"ingest: session of {client_id} {'ended' if had else 'was not on the broker (nothing to end)'}")
+        return 0
     counters = run_ingest(settings, on_started=lambda _w: print("ingest: running (Ctrl-C stops)", flush=True))
     print(json.dumps(counters, sort_keys=True))
     return 0

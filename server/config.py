@@ -30,8 +30,9 @@ class _Section(BaseModel):
 
 
 class IngestSettings(_Section):
-    client_id: str = Field("menwei-ingest-1", min_length=1, max_length=64,
-                           description="fixed per worker: the broker keeps this session's queue across restarts")
+    client_id: str | None = Field(None, min_length=1, max_length=64,
+                                  description="fixed per worker: the broker keeps this session's queue across "
+                                              "restarts; null = a random id made once in data_dir/ingest-client-id")
     shared_group: str | None = Field("ingest", description="MQTT 5 shared-subscription group; null = plain")
     sites: list[str] | None = Field(None, description="only these compounds' topics; null = every compound")
     batch_max: int = Field(500, ge=1, le=1000, description="events per transaction at most")
@@ -39,12 +40,23 @@ class IngestSettings(_Section):
     writers: int = Field(2, ge=1, le=8, description="concurrent write transactions (PostgreSQL; SQLite uses 1)")
     receive_maximum: int = Field(1000, ge=1, le=65535,
                                  description="MQTT 5 in-flight window: un-PUBACKed messages the broker may send")
-    session_expiry_s: int = Field(7 * 24 * 3600, ge=0,
+    # short on purpose: a worker that is gone keeps its share of a shared-subscription group (and
+    # the events routed to it) until its session expires; the gates' outboxes resend anything not
+    # acked, so a long expiry buys nothing but stranded events (retire a worker: ingest --retire)
+    session_expiry_s: int = Field(300, ge=0, le=7 * 24 * 3600,
                                   description="how long the broker keeps the session (and queued events) offline")
+    subscribe_timeout_s: float = Field(10.0, gt=0, le=300, description="how long to wait for the broker's SUBACK")
     quarantine_payload_bytes: int = Field(4096, ge=0, description="bytes of a rejected payload kept")
     telemetry_history_s: float = Field(60.0, ge=0, description="store a telemetry sample per gate at most this often")
     double_entry_window_h: float = Field(12.0, gt=0,
                                          description="an 'in' after an 'in' within this window is a double entry")
+    clock_skew_s: float = Field(300.0, ge=0, le=86400,
+                                description="an entry captured more than this after its arrival is refused")
+    max_event_age_h: float = Field(366 * 24.0, gt=0,
+                                   description="an entry captured more than this before its arrival is refused")
+    override_window_s: float = Field(300.0, gt=0, le=86400,
+                                     description="an override must follow a remote open of the same operator "
+                                                 "within this time, else it raises an alert")
     rematch: bool = Field(True, description="re-match unknown faces against the whole district (face engine)")
     retry_backoff_s: float = Field(1.0, gt=0, description="wait before retrying a batch the database refused")
 

@@ -68,7 +68,7 @@ class BrokerUrl:
 class SessionOptions:
     client_id: str
     persistent: bool = True  # clean_start=False / clean_session=False
-    session_expiry_s: int = 7 * 24 * 3600
+    session_expiry_s: int = 300  # short: see IngestSettings.session_expiry_s
     receive_maximum: int | None = None
     manual_ack: bool = False
     keepalive: int = 30
@@ -173,3 +173,32 @@ def connect(url: str | BrokerUrl, opts: SessionOptions, *,
 
 def is_mqtt5(client: mqtt.Client) -> bool:
     return client.protocol == MQTTProtocolVersion.MQTTv5
+
+
+def end_session(url: str | BrokerUrl, client_id: str, *, timeout: float = 10.0) -> bool:
+    """End the broker's persistent session of ``client_id``; True if there was one.
+
+    Resumes it (clean start off, so CONNACK says whether it existed) with a session expiry of 0 and
+    without acknowledging anything it delivers, then disconnects: the broker drops the session, its
+    queue and its shared-subscription memberships. MQTT 3.1.1 has no expiry, so a second,
+    clean-session connection discards it there. Queued events are not lost for good: the gates'
+    outboxes keep everything the server has not acked and send it again.
+    """
+    found: dict[str, bool] = {}
+
+    def setup(client: mqtt.Client) -> None:
+        def on_connect(_c, _u, flags, _reason, _props) -> None:
+            found["present"] = bool(getattr(flags, "session_present", False))
+
+        client.on_connect = on_connect
+
+    opts = SessionOptions(client_id=client_id, persistent=True, session_expiry_s=0, manual_ack=True)
+    client = connect(url, opts, setup=setup, timeout=timeout)
+    mqtt5 = is_mqtt5(client)
+    client.disconnect()
+    client.loop_stop()
+    if not mqtt5:
+        again = connect(url, SessionOptions(client_id=client_id, persistent=False), timeout=timeout)
+        again.disconnect()
+        again.loop_stop()
+    return found.get("present", False)

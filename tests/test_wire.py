@@ -73,3 +73,30 @@ def test_topics_round_trip_and_refuse_wildcards():
     for bad in ("other/v1/s/g/evt/entry", "menwei/v1/s/g/evt/nope", "menwei/v1/s"):
         with pytest.raises(ValueError):
             wire.parse_topic(bad)
+
+
+def test_gate_helpers_are_the_only_topic_builders():
+    assert wire.gate_root("site-1", "gate-a") == "menwei/v1/site-1/gate-a"
+    assert wire.gate_control_filter("site-1", "gate-a") == "menwei/v1/site-1/gate-a/ctl/#"
+    assert wire.shared_subscription(wire.Channel.TELEMETRY, "g1", "site-1") == "$share/g1/menwei/v1/site-1/+/telemetry"
+    assert wire.ROOT_FILTER == "menwei/v1/#"
+    with pytest.raises(ValueError):
+        wire.shared_subscription(wire.Channel.ENTRY, "a/b")
+
+
+def test_gate_usernames_have_a_namespace_of_their_own():
+    assert wire.gate_username("menwei-server") == "gate.menwei-server"
+    assert wire.is_gate_username("gate.x") and not wire.is_gate_username("menwei-server")
+    for bad in ("", "a/b", "a:b", "#"):
+        with pytest.raises(ValueError):
+            wire.gate_username(bad)
+
+
+def test_integers_past_the_server_columns_are_schema_errors():
+    base = {"event_id": str(wire.uuid7()), "site_id": "s", "gate_id": "g", "captured_at": "2026-01-01T00:00:00Z",
+            "direction": "in", "decision": "granted"}
+    assert wire.EntryEvent.model_validate({**base, "seq": 2**63 - 1}).seq == 2**63 - 1
+    with pytest.raises(ValidationError):
+        wire.EntryEvent.model_validate({**base, "seq": 2**63})
+    with pytest.raises(ValidationError):
+        wire.GateStatus.model_validate({"state": "online", "gallery_version": 2**31})

@@ -9,11 +9,19 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from menwei.wire import MAX_ENTRY_PAYLOAD_BYTES, Channel, EntryEvent, GateStatus, Telemetry, parse_topic
+from menwei.wire import (
+    MAX_ENTRY_PAYLOAD_BYTES,
+    SEQ_MAX,
+    Channel,
+    EntryEvent,
+    GateStatus,
+    Telemetry,
+    parse_topic,
+)
 
 # status/telemetry are a few hundred bytes; anything much larger is not from our agent
 MAX_HEALTH_PAYLOAD_BYTES = 16 * 1024
@@ -27,7 +35,33 @@ UNKNOWN_GATE = "unknown_gate"
 WRONG_SITE = "wrong_site"  # the topic's gate is registered under another site
 TOPIC_MISMATCH = "topic_mismatch"  # payload site/gate differ from the topic it came on
 STORE_ERROR = "store_error"  # valid-looking message the database refused on its own
-REASONS = (OVERSIZED, MALFORMED, SCHEMA, BAD_TOPIC, UNKNOWN_GATE, WRONG_SITE, TOPIC_MISMATCH, STORE_ERROR)
+GATE_INACTIVE = "gate_inactive"  # an entry from a gate deactivated in the registry
+CLOCK_SKEW = "clock_skew"  # captured_at too far from the arrival time to be true
+REASONS = (OVERSIZED, MALFORMED, SCHEMA, BAD_TOPIC, UNKNOWN_GATE, WRONG_SITE, TOPIC_MISMATCH, STORE_ERROR,
+           GATE_INACTIVE, CLOCK_SKEW)
+
+
+@dataclass(frozen=True)
+class CaptureBounds:
+    """How far ``captured_at`` may lie from the arrival time: ``ahead`` into the future (gate clock
+    drift) and ``behind`` into the past (how long a gate may have been offline with a full outbox)."""
+
+    ahead: timedelta = timedelta(minutes=5)
+    behind: timedelta = timedelta(days=366)
+
+    @classmethod
+    def from_settings(cls, settings) -> CaptureBounds:
+        return cls(timedelta(seconds=settings.clock_skew_s), timedelta(hours=settings.max_event_age_h))
+
+    def refuses(self, captured_at: datetime, received_at: datetime) -> str | None:
+        if captured_at > received_at + self.ahead:
+            return f"captured_at {captured_at.isoformat()} is more than {self.ahead} after its arrival"
+        if captured_at < received_at - self.behind:
+            return f"captured_at {captured_at.isoformat()} is more than {self.behind} before its arrival"
+        return None
+
+
+DEFAULT_BOUNDS = CaptureBounds()
 
 
 @dataclass(frozen=True)
@@ -99,15 +133,16 @@ def _settled_seq(payload: bytes, site_id: str, gate_id: str) -> int | None:
     if not isinstance(data, dict):
         return None
     seq = data.get("seq")
-    if type(seq) is not int or seq < 1:
+    if type(seq) is not int or not 1 <= seq <= SEQ_MAX:  # past SEQ_MAX no column could hold it
         return None
     if data.get("gate_id", gate_id) != gate_id or data.get("site_id", site_id) != site_id:
         return None
     return seq
 
 
-def parse(msg: Incoming) -> Classified:
-    """Every check that needs no database: topic, size, JSON, schema, payload ids = topic ids.
+def parse(msg: Incoming, bounds: CaptureBounds = DEFAULT_BOUNDS) -> Classified:
+    """Every check that needs no database: topic, size, JSON, schema, payload ids = topic ids,
+    captured_at within ``bounds`` of the arrival.
 
     Runs on the parsing thread while the previous batch is being written.
     """
@@ -132,6 +167,11 @@ def parse(msg: Incoming) -> Classified:
             return Rejected(msg, TOPIC_MISMATCH,
                             f"payload says {event.site_id}/{event.gate_id}, topic says {site_id}/{gate_id}",
                             site_id, gate_id)
+        skew = bounds.refuses(event.captured_at, msg.received_at)
+        if skew is not None:
+            # refused, not clamped: a time known to be false would corrupt the double-entry
+            # timeline, retention and the daily figures. The seq is settled so the outbox drains.
+            return Rejected(msg, CLOCK_SKEW, skew, site_id, gate_id, seq=event.seq)
         # already validated as base64 of a JPEG by the contract model
         face = base64.b64decode(event.face_jpeg) if event.face_jpeg else None
         return AcceptedEntry(msg, event, face)
@@ -168,8 +208,9 @@ def check_gate(c: Classified, gates: dict[str, GateRef]) -> Classified:
         return Rejected(c.msg, UNKNOWN_GATE, f"gate {gate_id!r} is not registered", site_id, gate_id)
     if gate.site_id != site_id:
         return Rejected(c.msg, WRONG_SITE, f"gate {gate_id!r} belongs to site {gate.site_id!r}", site_id, gate_id)
+    if not gate.active and isinstance(c, AcceptedEntry):
+        # kept out of the entry log but settled (and so acked): a box that still runs after it
+        # was deactivated must not resend the same events for ever
+        return Rejected(c.msg, GATE_INACTIVE, f"gate {gate_id!r} is deactivated", site_id, gate_id,
+                        seq=c.event.seq)
     return c
-
-
-def classify(msg: Incoming, gates: dict[str, GateRef]) -> Classified:
-    return check_gate(parse(msg), gates)

@@ -24,11 +24,12 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from menwei.wire import ROOT, Ack, Channel, topic
+from menwei.wire import Ack, Channel, shared_subscription, subscription, topic
 from server.config import Settings
 from server.db.types import utcnow
+from server.ingest.identity import resolve_client_id
 from server.ingest.store import BatchOutcome, BatchStore
-from server.ingest.validate import MALFORMED, Incoming, Rejected, parse
+from server.ingest.validate import MALFORMED, CaptureBounds, Incoming, Rejected, parse
 from server.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,17 @@ def subscriptions(settings: Settings, mqtt5: bool) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for site in sites:
         for channel in (Channel.ENTRY, Channel.TELEMETRY, Channel.STATUS):
-            filt = f"{ROOT}/{site}/+/{channel.value}"
             if group and channel != Channel.STATUS:
-                filt = f"$share/{group}/{filt}"
+                filt = shared_subscription(channel, group, site)
+            else:
+                filt = subscription(channel, site)
             out.append((filt, 1 if channel != Channel.TELEMETRY else 0))
     return out
 
 
-def _safe_parse(msg: Incoming):
+def _safe_parse(msg: Incoming, bounds: CaptureBounds):
     try:
-        return parse(msg)
+        return parse(msg, bounds)
     except Exception as exc:  # noqa: BLE001 - a validator bug must reject one message, not stop the worker
         log.exception("unexpected error validating a message from %s", msg.topic[:200])
         return Rejected(msg, MALFORMED, f"{type(exc).__name__} while validating")
@@ -90,13 +92,18 @@ class IngestWorker:
         self._client: mqtt.Client | None = None
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        # set when the broker's SUBACK grants every filter (not when SUBSCRIBE is sent): events
+        # published before that are not routed to this worker at all
         self.subscribed = threading.Event()
+        self._suback = threading.Event()  # any SUBACK, granted or refused
+        self._sub_mid: int | None = None
+        self.client_id = resolve_client_id(settings)
         self.last_error: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> IngestWorker:
         ing = self.settings.ingest
-        opts = SessionOptions(client_id=ing.client_id, persistent=True, session_expiry_s=ing.session_expiry_s,
+        opts = SessionOptions(client_id=self.client_id, persistent=True, session_expiry_s=ing.session_expiry_s,
                               receive_maximum=ing.receive_maximum, manual_ack=True)
         self._stop.clear()
         # the threads first: a resumed session may deliver the moment CONNACK arrives
@@ -116,6 +123,10 @@ class IngestWorker:
             for t in (self._thread, *self._writers):
                 t.join()
             raise
+        if not self._suback.wait(ing.subscribe_timeout_s) or not self.subscribed.is_set():
+            why = self.last_error or f"no SUBACK within {ing.subscribe_timeout_s:.0f} s"
+            self.stop()
+            raise MqttError(f"the broker did not grant the ingest subscriptions: {why}")
         if self.rematcher is not None:
             self.rematcher.start()
         return self
@@ -158,13 +169,27 @@ class IngestWorker:
         self._client = client
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
 
     def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason, _props) -> None:
         if reason.is_failure:
             return
         # re-subscribing on every (re)connect is harmless and repairs a session the broker dropped
-        client.subscribe(subscriptions(self.settings, is_mqtt5(client)))
-        self.subscribed.set()
+        self.subscribed.clear()
+        self._suback.clear()
+        _rc, self._sub_mid = client.subscribe(subscriptions(self.settings, is_mqtt5(client)))
+
+    def _on_subscribe(self, _client, _userdata, mid: int, reason_codes, _props) -> None:
+        if mid != self._sub_mid:
+            return
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            # e.g. an ACL that does not let this account read menwei/v1/#: not ready, say why
+            self.last_error = f"SUBSCRIBE refused ({', '.join(sorted(set(refused)))})"
+            log.error("broker refused the ingest subscriptions: %s", self.last_error)
+        else:
+            self.subscribed.set()
+        self._suback.set()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         self._queue.put(Incoming(message.topic, message.payload, message.mid, message.qos, bool(message.retain),
@@ -177,7 +202,7 @@ class IngestWorker:
             batch = self._gather()
             if not batch:
                 continue
-            parsed = [_safe_parse(m) for m in batch]
+            parsed = [_safe_parse(m, self.store.bounds) for m in batch]
             while not self._stop.is_set():
                 try:
                     self._ready.put((number, batch, parsed), timeout=0.2)

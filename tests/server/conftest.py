@@ -3,7 +3,11 @@
 ``db_url`` is parametrised over both databases; each test gets a fresh, migrated database
 (PostgreSQL: a uniquely named database dropped afterwards, so parallel runs never collide).
 ``broker_url`` is Mosquitto at 127.0.0.1:1883 (override: MENWEI_TEST_MQTT_URL); topics and client
-ids are made unique per test with ``uid``.
+ids are made unique per test with ``uid``. That broker is shared with every other run on the
+machine, so ``shared_broker_hygiene`` (autouse) ends, after each test that uses it, the broker
+session of every client id the test created in-process plus ``ingest-<uid>`` (the id tests give
+worker subprocesses), and clears every retained message the test published: a test cannot leave
+a persistent session, a shared-subscription member or a retained ctl/gallery behind.
 """
 
 from __future__ import annotations
@@ -60,6 +64,48 @@ def broker_url() -> str:
     if not _reachable(MQTT_URL, 1883):
         _unreachable(f"MQTT broker not reachable at {MQTT_URL}")
     return MQTT_URL
+
+
+@pytest.fixture(autouse=True)
+def shared_broker_hygiene(request) -> Iterator[None]:
+    if "broker_url" not in request.fixturenames:
+        yield
+        return
+    import paho.mqtt.client as paho
+
+    from server.mqtt import BrokerUrl, SessionOptions, connect, end_session
+
+    url = request.getfixturevalue("broker_url")
+    ids: set[str] = set()
+    retained: set[str] = set()
+    real_init, real_publish = paho.Client.__init__, paho.Client.publish
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        cid = self._client_id
+        if cid:
+            ids.add(cid.decode() if isinstance(cid, bytes) else cid)
+
+    def publish(self, topic, payload=None, qos=0, retain=False, properties=None):
+        if retain and BrokerUrl.parse(url).port == self._port:
+            (retained.add if payload else retained.discard)(topic)
+        return real_publish(self, topic, payload, qos, retain, properties)
+
+    paho.Client.__init__, paho.Client.publish = init, publish
+    if "uid" in request.fixturenames:
+        ids.add(f"ingest-{request.getfixturevalue('uid')}")
+    try:
+        yield
+    finally:
+        paho.Client.__init__, paho.Client.publish = real_init, real_publish
+        if retained:
+            cleaner = connect(url, SessionOptions(client_id=f"clean-{uuid.uuid4().hex[:10]}", persistent=False))
+            for topic in sorted(retained):
+                cleaner.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+            cleaner.disconnect()
+            cleaner.loop_stop()
+        for cid in sorted(ids):
+            end_session(url, cid)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -315,7 +315,7 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
 def test_a_message_that_breaks_the_writer_is_quarantined_not_fatal(db_url, sessions, broker_url, uid, monkeypatch):
     """Fault injection: reconciliation blows up on one event. The batch is retried one message at a
     time, that one event is quarantined as store_error, the rest are stored and acked."""
-    import server.ingest.store as store_mod
+    import server.ingest.inserts as store_mod
 
     real = store_mod.reconcile_batch
 

@@ -7,13 +7,14 @@ rules are checked without broker timing in the way.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from ingest_kit import event, payload, seed
 from sqlalchemy import select
 
 from server.config import IngestSettings
-from server.db.models import Alert, Entry, Gate, ResidentStatus
+from server.db.models import Alert, Entry, Gate, GateCommand, ResidentStatus
 from server.ingest.store import BatchStore
 from server.ingest.validate import Incoming
 
@@ -68,6 +69,9 @@ def test_status_fever_and_unknown_alerts(sessions, uid):
     }
     seed(sessions, site, {gate: "both"}, [{"id": f"{k}-{uid}", "name": k, **v} for k, v in people.items()])
     seqs = iter(range(1, 100))
+    with sessions.begin() as s:  # the remote open that the override below answers
+        s.add(GateCommand(id=uuid.uuid4(), gate_id=gate, kind="open", operator="guard1", reason="courier",
+                          issued_at=NOW - timedelta(seconds=20)))
 
     def ev(who, direction="in", **kw):
         rid = f"{who}-{uid}" if who else None

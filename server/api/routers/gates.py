@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from menwei.wire import ROOT, Channel, Command, CommandKind
+from menwei.wire import Channel, Command, CommandKind, gate_root, gate_username
 from server.api.broker import BrokerUnavailable, publish_channel
 from server.api.deps import Ctx, Forbidden, GatesCommand, GatesRead, GatesWrite
 from server.api.roles import Perm
 from server.audit import record
 from server.broker_auth import hash_password as mqtt_hash
+from server.broker_auth import server_account_names
 from server.db.models import Entry, GalleryVersion, Gate, GateCommand, GateDirection, Site
 from server.db.types import utcnow
 from server.registry.service import Conflict, InvalidInput, NotFound
@@ -30,7 +31,7 @@ router = APIRouter(tags=["gates"])
 
 class GateIn(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
-                    description="also the gate's MQTT username and the gate level of its topics")
+                    description="the gate level of its topics; its MQTT username is gate.<id>")
     site_id: str
     direction: GateDirection = GateDirection.BOTH
     name: str | None = Field(default=None, max_length=200)
@@ -123,6 +124,8 @@ def add_gate(body: GateIn, ctx: GatesWrite) -> GateCreated:
     ctx.require_site(body.site_id)
     if ctx.s.get(Site, body.site_id) is None:
         raise NotFound(f"site {body.site_id} not found")
+    if body.id in server_account_names(ctx.app.publisher):
+        raise Conflict(f"gate id {body.id} is the server's MQTT account name; choose another id")
     if ctx.s.get(Gate, body.id) is not None:
         raise Conflict(f"gate id {body.id} is already taken (gate ids are MQTT usernames: unique district-wide)")
     password, hashed = _new_password()
@@ -139,7 +142,7 @@ def add_gate(body: GateIn, ctx: GatesWrite) -> GateCreated:
     except BrokerUnavailable as exc:
         log.warning("gate %s: gallery not announced yet: %s", g.id, exc.message)
     out = _out(g, _published(ctx, {g.site_id}))
-    creds = MqttCredentials(username=g.id, password=password, topic_root=f"{ROOT}/{g.site_id}/{g.id}")
+    creds = MqttCredentials(username=gate_username(g.id), password=password, topic_root=gate_root(g.site_id, g.id))
     return GateCreated(**out.model_dump(), mqtt=creds)
 
 
@@ -180,7 +183,7 @@ def rotate_credentials(gate_id: str, ctx: GatesWrite) -> MqttCredentials:
     password, g.mqtt_password_hash = _new_password()
     record(ctx.s, ctx.actor, "rotate_credentials", "gate", g.id, g.site_id)
     ctx.s.commit()
-    return MqttCredentials(username=g.id, password=password, topic_root=f"{ROOT}/{g.site_id}/{g.id}")
+    return MqttCredentials(username=gate_username(g.id), password=password, topic_root=gate_root(g.site_id, g.id))
 
 
 @router.delete("/gates/{gate_id}", status_code=204)

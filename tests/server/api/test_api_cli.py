@@ -58,7 +58,10 @@ def test_run_smoke(tmp_path, broker_url, uid):
     assert menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
                   stdin="correct horse battery\n").returncode == 0
     port = free_port()
-    env = {**os.environ, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__REMATCH": "false"}
+    # its own group and id (the session is ended by shared_broker_hygiene): the default group would
+    # leave a member of $share/ingest on the shared broker
+    env = {**os.environ, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__SHARED_GROUP": f"g{uid}",
+           "MENWEI_INGEST__REMATCH": "false"}
     proc = subprocess.Popen([MENWEI, "server", "run", "--db", db, "--data-dir", str(tmp_path), "--mqtt", broker_url,
                              "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
@@ -74,7 +77,7 @@ def test_run_smoke(tmp_path, broker_url, uid):
             assert http.post("/api/v1/sites", json={"id": f"s{uid}", "name": "S"}, headers=headers).status_code == 201
             gate = http.post("/api/v1/gates", json={"id": f"g{uid}", "site_id": f"s{uid}", "direction": "in"},
                              headers=headers)
-            assert gate.status_code == 201 and gate.json()["mqtt"]["username"] == f"g{uid}"
+            assert gate.status_code == 201 and gate.json()["mqtt"]["username"] == f"gate.g{uid}"
             assert [g["id"] for g in http.get("/api/v1/gates", headers=headers).json()] == [f"g{uid}"]
             # the gate reports its status (retained); the ingest in the same process stores it and the
             # gates API shows the gallery version the gate runs
@@ -176,13 +179,13 @@ def test_broker_files_work_with_mosquitto(tmp_path, uid):
         assert srv.is_connected()
         srv.subscribe("menwei/v1/#", qos=1)
         time.sleep(0.3)
-        gate, _, _ = client(f"g{uid}", gate_pw)
+        gate, _, _ = client(f"gate.g{uid}", gate_pw)
         assert gate.is_connected()
         gate.publish(f"menwei/v1/s{uid}/g{uid}/evt/entry", b"{}", qos=1).wait_for_publish(5)
         gate.publish(f"menwei/v1/s{uid}/other/evt/entry", b"{}", qos=1).wait_for_publish(5)  # not its topic
         time.sleep(0.5)
         assert got == [f"menwei/v1/s{uid}/g{uid}/evt/entry"]
-        bad, _, _ = client(f"g{uid}", "wrong-password")
+        bad, _, _ = client(f"gate.g{uid}", "wrong-password")
         assert not bad.is_connected()
         for c in (srv, gate, bad):
             c.loop_stop()
@@ -264,6 +267,6 @@ def test_retention_and_broker_files_commands(tmp_path, uid):
                "--server-user", "server", stdin="server-pass-1\n")
     assert r.returncode == 0, r.stderr
     lines = dict(x.split(":", 1) for x in (out / "passwd").read_text().splitlines())
-    assert verify_password("gate-pass-1", lines["g1"]) and verify_password("server-pass-1", lines["server"])
+    assert verify_password("gate-pass-1", lines["gate.g1"]) and verify_password("server-pass-1", lines["server"])
     assert "topic write menwei/v1/s1/g1/evt/entry" in (out / "acl").read_text()
     assert os.stat(out / "passwd").st_mode & 0o777 == 0o600

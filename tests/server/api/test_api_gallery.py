@@ -57,7 +57,7 @@ def setup(api, uid):
     r = api.client.post("/api/v1/gates", json={"id": gate, "site_id": site, "direction": "in"}, headers=admin)
     assert r.status_code == 201
     creds = r.json()["mqtt"]
-    assert creds["username"] == gate and len(creds["password"]) >= 24
+    assert creds["username"] == f"gate.{gate}" and len(creds["password"]) >= 24
     return site, gate, admin
 
 

@@ -1,0 +1,184 @@
+"""A private Mosquitto for tests that need accounts, ACLs, several listeners or a broker they can stop.
+
+Runs /usr/sbin/mosquitto as the current user (as root it would drop to ``mosquitto``, who cannot
+read pytest's 0600 files) with persistence off, on free ports, and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateMosquitto:
+    def __init__(self, directory: Path, conf: str, ports: list[int]):
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text(conf + f"\npersistence false\nuser {getpass.getuser()}\n")
+        self.ports = ports
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        for port in ports:
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        out = self.proc.stdout.read().decode(errors="replace")[:1000] if self.proc.stdout else ""
+                        raise AssertionError(f"private mosquitto did not start: {out}") from None
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Client:
+    """A paho MQTT 5 client that records what it receives and whether CONNACK granted the login."""
+
+    def __init__(self, port: int, username: str | None, password: str | None, client_id: str | None = None,
+                 clean_start: bool = True, session_expiry_s: int = 0):
+        self.messages: list[tuple[str, bytes]] = []
+        self.connack = threading.Event()
+        self.reason = None
+        self.assigned_id: str | None = None
+        self.suback: list = []
+        self._sub = threading.Event()
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
+                             protocol=mqtt.MQTTv5)
+        if username is not None:
+            self.c.username_pw_set(username, password)
+        self.c.on_connect = self._on_connect
+        self.c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
+
+        def on_subscribe(_c, _u, _mid, codes, _p):
+            self.suback = list(codes)
+            self._sub.set()
+
+        self.c.on_subscribe = on_subscribe
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = session_expiry_s
+        self.c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
+        self.c.loop_start()
+        self.connack.wait(5)
+
+    def _on_connect(self, _c, _u, _flags, reason, props) -> None:
+        self.reason = reason
+        self.assigned_id = getattr(props, "AssignedClientIdentifier", None)
+        self.connack.set()
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is not None and not self.reason.is_failure
+
+    def subscribe(self, filt: str) -> list:
+        self._sub.clear()
+        self.c.subscribe(filt, qos=1)
+        assert self._sub.wait(5), "no SUBACK"
+        return self.suback
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int] | None:
+    """MQTT variable byte integer at buf[i:]: (value, index after it), None if incomplete."""
+    value, shift = 0, 0
+    while i < len(buf):
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return value, i
+        shift += 7
+    return None
+
+
+class SubackProxy:
+    """A TCP proxy in front of a broker that holds back (``hold``) or refuses (``refuse``: every
+    reason code rewritten to 0x87 Not authorized) the broker's MQTT 5 SUBACKs, so a test can see
+    what a client does before and without a granted subscription."""
+
+    def __init__(self, upstream_port: int, mode: str = "hold"):
+        self.upstream_port, self.mode = upstream_port, mode
+        self.release = threading.Event()
+        self.subacks = 0
+        self._srv = socket.socket()
+        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._srv.bind(("127.0.0.1", 0))
+        self._srv.listen(8)
+        self.port = self._srv.getsockname()[1]
+        self._socks: list[socket.socket] = [self._srv]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                down, _ = self._srv.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._socks += [down, up]
+            threading.Thread(target=self._pipe, args=(down, up), daemon=True).start()
+            threading.Thread(target=self._from_broker, args=(up, down), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _from_broker(self, src: socket.socket, dst: socket.socket) -> None:
+        buf = b""
+        try:
+            while data := src.recv(65536):
+                buf += data
+                while len(buf) >= 2:
+                    head = _varint(buf, 1)
+                    if head is None or len(buf) < head[1] + head[0]:
+                        break
+                    end = head[1] + head[0]
+                    packet, buf = buf[:end], buf[end:]
+                    if packet[0] >> 4 == 9:  # SUBACK
+                        self.subacks += 1
+                        if self.mode == "hold":
+                            self.release.wait(30)
+                        else:
+                            props = _varint(packet, head[1] + 2)
+                            start = props[1] + props[0]
+                            packet = packet[:start] + b"\x87" * (len(packet) - start)
+                    dst.sendall(packet)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.release.set()
+        for s in self._socks:
+            with contextlib.suppress(OSError):
+                s.close()
