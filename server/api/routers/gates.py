@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from menwei.wire import ROOT, Channel, Command, CommandKind
 from server.api.broker import BrokerUnavailable, publish_channel
-from server.api.deps import Ctx, Forbidden, GatesCommand, GatesRead, GatesWrite
+from server.api.deps import Ctx, Forbidden, GatesCommand, GatesProvision, GatesRead, GatesWrite
 from server.api.roles import Perm
 from server.audit import record
 from server.broker_auth import hash_password as mqtt_hash
@@ -119,7 +119,7 @@ def _new_password() -> tuple[str, str]:
 
 
 @router.post("/gates", response_model=GateCreated, status_code=201)
-def add_gate(body: GateIn, ctx: GatesWrite) -> GateCreated:
+def add_gate(body: GateIn, ctx: GatesProvision) -> GateCreated:
     ctx.require_site(body.site_id)
     if ctx.s.get(Site, body.site_id) is None:
         raise NotFound(f"site {body.site_id} not found")
@@ -174,7 +174,7 @@ def patch_gate(gate_id: str, body: GatePatch, ctx: GatesWrite) -> GateOut:
 
 
 @router.post("/gates/{gate_id}/credentials", response_model=MqttCredentials)
-def rotate_credentials(gate_id: str, ctx: GatesWrite) -> MqttCredentials:
+def rotate_credentials(gate_id: str, ctx: GatesProvision) -> MqttCredentials:
     """A new MQTT password (the old one stops working once the broker's password file is rewritten)."""
     g = _gate(ctx, gate_id)
     password, g.mqtt_password_hash = _new_password()
