@@ -23,7 +23,7 @@ from menwei.errors import MenweiError
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
 from server.api.errors import ERROR_RESPONSES
-from server.api.security import TokenIssuer
+from server.api.security import Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
 from server.gallery.links import LinkSigner
 from server.gallery.publish import GalleryService, Republisher
@@ -70,6 +70,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         engine=engine,
         gallery=gallery,
         republisher=Republisher(gallery, settings.gallery_debounce_s),
+        pseudonyms=Pseudonyms(secret),
     )
 
     @asynccontextmanager

@@ -225,5 +225,8 @@ def list_commands(gate_id: str, ctx: GatesRead, limit: int = 50) -> list[Command
     g = _gate(ctx, gate_id)
     rows = ctx.s.scalars(select(GateCommand).where(GateCommand.gate_id == g.id)
                          .order_by(GateCommand.issued_at.desc()).limit(max(1, min(limit, 500)))).all()
+    # the history names operators and their reasons (often a resident's flat): a read to audit
+    record(ctx.s, ctx.actor, "read", "gate_command", None, g.site_id, {"gate_id": g.id, "count": len(rows)})
+    ctx.s.commit()
     return [CommandOut(command_id=c.id, gate_id=c.gate_id, kind=c.kind, operator=c.operator, reason=c.reason,
                        issued_at=c.issued_at) for c in rows]
