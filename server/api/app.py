@@ -25,6 +25,7 @@ from server.api.deps import AppState
 from server.api.errors import ERROR_RESPONSES
 from server.api.security import Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
+from server.api.throttle import LoginThrottle, Rule
 from server.gallery.links import LinkSigner
 from server.gallery.publish import GalleryService, Republisher
 from server.registry.faces import EngineHolder
@@ -43,6 +44,7 @@ STATUS_OF_CODE = {
     "bad_csv": 422,
     "bad_cursor": 422,
     "too_large": 413,
+    "too_many_attempts": 429,
     "broker_unavailable": 503,
 }
 
@@ -71,6 +73,8 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         gallery=gallery,
         republisher=Republisher(gallery, settings.gallery_debounce_s),
         pseudonyms=Pseudonyms(secret),
+        throttle=LoginThrottle(Rule(settings.login_failures_per_account, settings.login_window_s),
+                               Rule(settings.login_failures_per_address, settings.login_window_s)),
     )
 
     @asynccontextmanager
@@ -92,6 +96,9 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     async def _menwei_error(_req: Request, exc: MenweiError):
         status = STATUS_OF_CODE.get(exc.code, 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(int(retry_after))}
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status, headers=headers)
 
     @app.exception_handler(IntegrityError)

@@ -17,6 +17,7 @@ from server.api.broker import Publisher
 from server.api.roles import Perm, Principal, Role
 from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
+from server.api.throttle import LoginThrottle
 from server.audit import Actor
 from server.db.models import User, UserSite
 from server.gallery.links import LinkSigner
@@ -47,6 +48,7 @@ class AppState:
     gallery: GalleryService
     republisher: Republisher
     pseudonyms: Pseudonyms
+    throttle: LoginThrottle
 
 
 def app_state(request: Request) -> AppState:

@@ -25,6 +25,11 @@ class ApiSettings(BaseModel):
     max_import_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     # Debounce of gallery republishing: changes within this window go out as one version.
     gallery_debounce_s: float = Field(default=1.0, ge=0.0)
+    # Login throttling (server/api/throttle.py): failed attempts allowed per window, per account
+    # and per client address, before answering 429 with Retry-After.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
     page_limit_max: int = Field(default=500, ge=1)
     export_max_rows: int = Field(default=1_000_000, ge=1)
 
