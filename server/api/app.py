@@ -23,7 +23,8 @@ from menwei.errors import MenweiError
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
 from server.api.errors import ERROR_RESPONSES
-from server.api.security import Pseudonyms, TokenIssuer
+from server.api.limits import BodyLimitMiddleware
+from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
 from server.api.throttle import LoginThrottle, Rule
 from server.gallery.links import LinkSigner
@@ -91,6 +92,16 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         lifespan=lifespan,
     )
     app.state.menwei = state
+
+    def token_ok(token: str) -> bool:
+        try:
+            state.tokens.verify(token)
+        except InvalidToken:
+            return False
+        return True
+
+    # outermost of the app's own middleware: bodies are bounded before routing, parsing and auth
+    app.add_middleware(BodyLimitMiddleware, settings=settings, token_ok=token_ok)
 
     @app.exception_handler(MenweiError)
     async def _menwei_error(_req: Request, exc: MenweiError):
