@@ -23,8 +23,10 @@ from menwei.errors import MenweiError
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
 from server.api.errors import ERROR_RESPONSES
-from server.api.security import TokenIssuer
+from server.api.limits import BodyLimitMiddleware
+from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
+from server.api.throttle import LoginThrottle, Rule
 from server.gallery.links import LinkSigner
 from server.gallery.publish import GalleryService, Republisher
 from server.registry.faces import EngineHolder
@@ -43,6 +45,7 @@ STATUS_OF_CODE = {
     "bad_csv": 422,
     "bad_cursor": 422,
     "too_large": 413,
+    "too_many_attempts": 429,
     "broker_unavailable": 503,
 }
 
@@ -70,6 +73,9 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         engine=engine,
         gallery=gallery,
         republisher=Republisher(gallery, settings.gallery_debounce_s),
+        pseudonyms=Pseudonyms(secret),
+        throttle=LoginThrottle(Rule(settings.login_failures_per_account, settings.login_window_s),
+                               Rule(settings.login_failures_per_address, settings.login_window_s)),
     )
 
     @asynccontextmanager
@@ -87,10 +93,23 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     )
     app.state.menwei = state
 
+    def token_ok(token: str) -> bool:
+        try:
+            state.tokens.verify(token)
+        except InvalidToken:
+            return False
+        return True
+
+    # outermost of the app's own middleware: bodies are bounded before routing, parsing and auth
+    app.add_middleware(BodyLimitMiddleware, settings=settings, token_ok=token_ok)
+
     @app.exception_handler(MenweiError)
     async def _menwei_error(_req: Request, exc: MenweiError):
         status = STATUS_OF_CODE.get(exc.code, 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(int(retry_after))}
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status, headers=headers)
 
     @app.exception_handler(IntegrityError)

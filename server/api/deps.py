@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from menwei.errors import MenweiError
 from server.api.broker import Publisher
 from server.api.roles import Perm, Principal, Role
-from server.api.security import InvalidToken, TokenIssuer
+from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
+from server.api.throttle import LoginThrottle
 from server.audit import Actor
 from server.db.models import User, UserSite
 from server.gallery.links import LinkSigner
@@ -45,6 +47,8 @@ class AppState:
     engine: EngineHolder
     gallery: GalleryService
     republisher: Republisher
+    pseudonyms: Pseudonyms
+    throttle: LoginThrottle
 
 
 def app_state(request: Request) -> AppState:
@@ -69,6 +73,9 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(oau
     user = s.get(User, claims.user_id)
     if user is None or not user.active or user.username != claims.username:
         raise Unauthorized("account is disabled or no longer exists")
+    if not hmac.compare_digest(claims.stamp, app_state(request).tokens.stamp(user.password_hash)):
+        # issued before the password was changed: a stolen token must not outlive the reset
+        raise Unauthorized("token issued before the password was changed; log in again")
     role = Role(user.role.value if hasattr(user.role, "value") else user.role)
     sites = None if role == Role.ADMIN else frozenset(
         s.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
@@ -122,6 +129,7 @@ AlertsRead = Annotated[Ctx, Depends(require(Perm.ALERTS_READ))]
 AlertsAck = Annotated[Ctx, Depends(require(Perm.ALERTS_ACK))]
 GatesRead = Annotated[Ctx, Depends(require(Perm.GATES_READ))]
 GatesWrite = Annotated[Ctx, Depends(require(Perm.GATES_WRITE))]
+GatesProvision = Annotated[Ctx, Depends(require(Perm.GATES_PROVISION))]
 GatesCommand = Annotated[Ctx, Depends(require(Perm.GATES_COMMAND, Perm.GATES_OPEN))]
 StatsRead = Annotated[Ctx, Depends(require(Perm.STATS_READ))]
 AuditRead = Annotated[Ctx, Depends(require(Perm.AUDIT_READ))]

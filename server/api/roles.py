@@ -28,7 +28,11 @@ class Perm(StrEnum):
     ALERTS_READ = "alerts.read"
     ALERTS_ACK = "alerts.ack"
     GATES_READ = "gates.read"
-    GATES_WRITE = "gates.write"
+    GATES_WRITE = "gates.write"  # rename, change direction, deactivate, delete
+    # register a gate or rotate its MQTT password: whoever holds a gate's credentials reads the
+    # compound's gallery (names, placement, status, embeddings), so this is registry access and
+    # stays with admins (issue 8 item 4); property managers run the gates admins provision
+    GATES_PROVISION = "gates.provision"
     GATES_COMMAND = "gates.command"  # snapshot / reload / open
     GATES_OPEN = "gates.open"  # remote door open only
     STATS_READ = "stats.read"

@@ -7,6 +7,9 @@ restart does not log everybody out and the secret never appears in a config file
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -55,13 +58,15 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return False
 
 
-# A fixed hash verified against when the user does not exist, so a login for an unknown name takes
-# as long as one with a wrong password (no user enumeration by timing).
-_DUMMY_HASH = bcrypt.hashpw(b"menwei-no-such-user", bcrypt.gensalt(rounds=12)).decode()
+@functools.lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    return bcrypt.hashpw(b"menwei-no-such-user", bcrypt.gensalt(rounds=rounds)).decode()
 
 
-def verify_dummy(password: str) -> None:
-    verify_password(password, _DUMMY_HASH)
+def verify_dummy(password: str, rounds: int = 12) -> None:
+    """Verify against a fixed hash of the accounts' cost, so a login for an unknown name takes as
+    long as one with a wrong password (no user enumeration by timing)."""
+    verify_password(password, _dummy_hash(rounds))
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -95,6 +100,7 @@ class TokenClaims:
     user_id: int
     role: str
     expires_at: datetime
+    stamp: str  # the password generation the token was issued for (see TokenIssuer.stamp)
 
 
 class TokenIssuer:
@@ -102,14 +108,24 @@ class TokenIssuer:
         if len(secret) < 32:
             raise MenweiError("the token secret must be at least 32 characters", code="bad_secret")
         self._secret = secret
+        self._stamp_key = hmac.new(secret.encode(), b"menwei password generation", hashlib.sha256).digest()
         self.ttl = ttl
 
-    def issue(self, username: str, user_id: int, role: str, now: datetime | None = None) -> str:
+    def stamp(self, password_hash: str | None) -> str:
+        """A short keyed digest of the stored password hash. bcrypt salts every hash, so any password
+        change (even to the same password) changes it, and tokens issued before no longer match;
+        keyed, so the value in the (readable) token says nothing about the hash."""
+        digest = hmac.new(self._stamp_key, (password_hash or "").encode(), hashlib.sha256).digest()
+        return digest[:12].hex()
+
+    def issue(self, username: str, user_id: int, role: str, now: datetime | None = None, *,
+              stamp: str = "") -> str:
         now = now or datetime.now(UTC)
         claims = {
             "sub": username,
             "uid": user_id,
             "role": role,
+            "pwv": stamp,
             "iss": ISSUER,
             "iat": int(now.timestamp()),
             "exp": int((now + self.ttl).timestamp()),
@@ -119,10 +135,26 @@ class TokenIssuer:
     def verify(self, token: str) -> TokenClaims:
         try:
             c = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                           options={"require": ["sub", "uid", "role", "exp", "iss"]})
+                           options={"require": ["sub", "uid", "role", "exp", "iss", "pwv"]})
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token ({type(exc).__name__})") from None
         return TokenClaims(str(c["sub"]), int(c["uid"]), str(c["role"]),
-                           datetime.fromtimestamp(c["exp"], UTC))
+                           datetime.fromtimestamp(c["exp"], UTC), str(c["pwv"]))
+
+
+class Pseudonyms:
+    """Keyed digests for strings that must not be stored but should stay comparable: the name typed
+    at a failed login for an account that does not exist is often a password typed into the wrong
+    field. The same text gives the same pseudonym (repeated attempts can be told apart), and
+    without the server secret it cannot be tested against guesses."""
+
+    def __init__(self, secret: str):
+        self._key = hmac.new(secret.encode(), b"menwei audit pseudonyms", hashlib.sha256).digest()
+
+    def of(self, text: str) -> str:
+        return hmac.new(self._key, text.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+
+    def unknown_user(self, typed: str) -> str:
+        return f"unknown-user:{self.of(typed)}"

@@ -21,10 +21,24 @@ class ApiSettings(BaseModel):
     pack: str = "dlib-resnet"
     # Daily figures are per local calendar day of the compounds.
     timezone: str = "Asia/Shanghai"
+    # Body limits, enforced before authentication and parsing (server/api/limits.py): JSON and
+    # forms on every route; one photo, and a whole photo upload; a whole import (CSV + zip).
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_import_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    max_photo_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # Inside an import: the CSV, the zip's entries, and how far one entry may inflate (photos
+    # are already compressed: a JPEG or PNG deflates by a few percent, a zip bomb by 1000x).
+    max_csv_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_zip_entries: int = Field(default=20_000, ge=1)
+    max_zip_ratio: float = Field(default=50.0, ge=1.0)
     # Debounce of gallery republishing: changes within this window go out as one version.
     gallery_debounce_s: float = Field(default=1.0, ge=0.0)
+    # Login throttling (server/api/throttle.py): failed attempts allowed per window, per account
+    # and per client address, before answering 429 with Retry-After.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
     page_limit_max: int = Field(default=500, ge=1)
     export_max_rows: int = Field(default=1_000_000, ge=1)
 

@@ -7,7 +7,10 @@ concurrent first requests wait for one load instead of starting several.
 
 from __future__ import annotations
 
+import io
+import struct
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,6 +66,10 @@ class EngineHolder:
     def enrol_bytes(self, data: bytes, name: str) -> EnrolResult:
         from edge.face.image_io import decode_image
 
+        try:
+            check_image_header(data, name)  # before the engine loads and before any decoding
+        except FaceError as exc:
+            return EnrolResult(None, exc.code, exc.message)
         engine = self.get()
         try:
             image = decode_image(data, name)
@@ -73,6 +80,33 @@ class EngineHolder:
         return EnrolResult(np.asarray(face.embedding, np.float32),
                            quality=face.quality.as_dict() if face.quality else None,
                            crop_jpeg=face_crop_jpeg(image, face.bbox))
+
+
+def check_image_header(data: bytes, name: str, max_pixels: int | None = None) -> tuple[int, int]:
+    """The image's width and height, read from its header only (Pillow's Image.open does not decode
+    pixels), or FaceError(unreadable_image). A 400 KB PNG can declare 20000x20000 pixels: decoding
+    it first costs seconds and gigabytes before any pixel check; this costs microseconds."""
+    from PIL import Image, UnidentifiedImageError
+
+    from edge.face.errors import UNREADABLE_IMAGE
+    from edge.face.image_io import MAX_PIXELS
+
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if not data:
+        raise FaceError(f"{name}: empty file", code=UNREADABLE_IMAGE)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: refused the same way
+        raise FaceError(f"{name}: too many pixels (more than {limit})", code=UNREADABLE_IMAGE) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
+        raise FaceError(f"{name}: not a readable image (corrupt or unsupported format)",
+                        code=UNREADABLE_IMAGE) from None
+    if width * height > limit:
+        raise FaceError(f"{name}: {width}x{height} is too many pixels (limit {limit})", code=UNREADABLE_IMAGE)
+    return width, height
 
 
 CROP_SIDE = 160  # pixels; enough to recognise a person on screen, far less than the photo

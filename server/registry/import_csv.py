@@ -96,14 +96,31 @@ class DirPhotos(PhotoSource):
         return None
 
 
-class ZipPhotos(PhotoSource):
-    """Photos inside a zip (folders inside it are ignored: only the file names count)."""
+ZIP_CHUNK = 64 * 1024
 
-    def __init__(self, zf: zipfile.ZipFile, max_bytes: int):
+
+class ZipPhotos(PhotoSource):
+    """Photos inside a zip (folders inside it are ignored: only the file names count).
+
+    A zip's headers are the sender's word, so each entry is inflated in chunks and abandoned (an
+    empty photo → bad_image) as soon as it passes `max_bytes` or inflates more than `max_ratio`
+    times its compressed size — whatever sizes the headers declare. The number of entries and the
+    declared total are checked up front (InvalidInput), before any entry is read.
+    """
+
+    def __init__(self, zf: zipfile.ZipFile, max_bytes: int, *, max_entries: int = 20_000,
+                 max_ratio: float = 50.0, max_total: int | None = None):
+        infos = zf.infolist()
+        if len(infos) > max_entries:
+            raise InvalidInput(f"the photos zip has {len(infos)} entries, more than the limit of {max_entries}")
+        total = sum(i.file_size for i in infos)
+        if max_total is not None and total > max_total:
+            raise InvalidInput(f"the photos zip unpacks to {total} bytes, more than the limit of {max_total}")
         self.zf = zf
         self.max_bytes = max_bytes
+        self.max_ratio = max_ratio
         self._index: dict[str, zipfile.ZipInfo] = {}
-        for info in zf.infolist():
+        for info in infos:
             if not info.is_dir():
                 self._index.setdefault(PurePosixPath(info.filename).name.lower(), info)
 
@@ -112,14 +129,23 @@ class ZipPhotos(PhotoSource):
             info = self._index.get((resident_id + suffix).lower())
             if info is not None:
                 name = PurePosixPath(info.filename).name
-                # the declared size guards against zip bombs; read() checks the CRC
-                if info.file_size > self.max_bytes:
+                if info.file_size > self.max_bytes:  # declared too large: not even opened
                     return name, b""
                 try:
-                    return name, self.zf.read(info)
-                except (zipfile.BadZipFile, OSError, EOFError):
-                    return name, b""
+                    return name, self._read_capped(info)
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+                    return name, b""  # corrupt, encrypted or an unsupported method: bad_image
         return None
+
+    def _read_capped(self, info: zipfile.ZipInfo) -> bytes:
+        cap = min(self.max_bytes, int(self.max_ratio * max(info.compress_size, 1)) + ZIP_CHUNK)
+        out = bytearray()
+        with self.zf.open(info) as fh:  # reading to the end checks the CRC
+            while chunk := fh.read(ZIP_CHUNK):
+                out += chunk
+                if len(out) > cap:
+                    return b""  # past the size or ratio limit: stop inflating now
+        return bytes(out)
 
 
 def _face_result(code: str | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from server.api.deps import Caller, Session_, Unauthorized, UsersWrite, app_state
 from server.api.roles import Role
 from server.api.security import hash_password, verify_dummy, verify_password
+from server.api.throttle import Refusal, TooManyAttempts
 from server.audit import Actor, record
 from server.db.models import Role as DbRole
 from server.db.models import Site, User, UserSite
@@ -38,21 +39,42 @@ class Me(BaseModel):
 @router.post("/auth/token", response_model=Token)
 def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], s: Session_) -> Token:
     state = app_state(request)
-    user = s.scalar(select(User).where(User.username == form.username))
     ip = request.client.host if request.client else None
+    # before the database and bcrypt: a refused guess costs (almost) nothing, so a flood against one
+    # account does not slow anybody else's login
+    refused = state.throttle.begin(form.username, ip)
+    if refused is not None:
+        _throttled(s, state, form.username, ip, refused)
+    user = s.scalar(select(User).where(User.username == form.username))
     if user is None:
-        verify_dummy(form.password)  # same time as a wrong password: no account probing
+        verify_dummy(form.password, state.settings.bcrypt_rounds)  # same time as a wrong password
         ok = False
     else:
-        ok = user.active and verify_password(form.password, user.password_hash)
-    record(s, Actor(form.username[:128], user.id if user else None, ip), "login" if ok else "login_failed",
+        # the hash is checked for a disabled account too: answering it without the bcrypt work made
+        # "disabled" 100x faster than "wrong password", an oracle for which accounts exist
+        ok = verify_password(form.password, user.password_hash) and user.active
+    # an unknown name is often a password typed into the wrong field: never store it verbatim
+    name = user.username if user is not None else state.pseudonyms.unknown_user(form.username)
+    record(s, Actor(name, user.id if user else None, ip), "login" if ok else "login_failed",
            "user", user.id if user else None)
     s.commit()
     if not ok:
         raise Unauthorized("wrong username or password")
+    state.throttle.succeeded(form.username, ip)
     role = user.role.value if hasattr(user.role, "value") else str(user.role)
-    token = state.tokens.issue(user.username, user.id, role)
+    token = state.tokens.issue(user.username, user.id, role, stamp=state.tokens.stamp(user.password_hash))
     return Token(access_token=token, expires_in=int(state.tokens.ttl.total_seconds()))
+
+
+def _throttled(s: Session, state, typed: str, ip: str | None, refused: Refusal) -> NoReturn:
+    if refused.first:  # one audit row per lock-out, not one per request of a flood
+        user = s.scalar(select(User).where(User.username == typed))
+        name = user.username if user is not None else state.pseudonyms.unknown_user(typed)
+        record(s, Actor(name, user.id if user else None, ip), "login_throttled", "user",
+               user.id if user else None, None, {"scope": refused.scope, "retry_after_s": refused.retry_after})
+        s.commit()
+    raise TooManyAttempts(f"too many failed logins for this {refused.scope}; retry in {refused.retry_after} s",
+                          refused.retry_after)
 
 
 @router.get("/auth/me", response_model=Me)

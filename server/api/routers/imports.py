@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel
 
+from menwei.errors import MenweiError
 from server.api.deps import Forbidden, RegistryWrite
 from server.api.roles import Role
 from server.registry.import_csv import DirPhotos, ZipPhotos, import_residents
@@ -34,10 +35,17 @@ class ImportOut(BaseModel):
     rows: list[RowOut]
 
 
+class TooLarge(MenweiError):
+    code = "too_large"
+
+
 def _read_limited(up: UploadFile, limit: int, what: str) -> bytes:
+    # the spooled part's size is known before anything is read into memory
+    if up.size is not None and up.size > limit:
+        raise TooLarge(f"{what} is {up.size} bytes, larger than the limit of {limit}")
     data = up.file.read(limit + 1)
     if len(data) > limit:
-        raise InvalidInput(f"{what} is larger than {limit} bytes")
+        raise TooLarge(f"{what} is larger than the limit of {limit} bytes")
     return data
 
 
@@ -52,7 +60,7 @@ def import_csv(site_id: str, ctx: RegistryWrite,
     get_site(ctx.s, site_id)
     ctx.s.rollback()
     settings = ctx.app.settings
-    data = _read_limited(csv, settings.max_import_bytes, "the CSV")
+    data = _read_limited(csv, settings.max_csv_bytes, "the CSV")
     source = None
     zf = None
     if photos_dir is not None:
@@ -65,10 +73,8 @@ def import_csv(site_id: str, ctx: RegistryWrite,
             zf = zipfile.ZipFile(photos.file)
         except zipfile.BadZipFile:
             raise InvalidInput("photos must be a zip file") from None
-        total = sum(i.file_size for i in zf.infolist())
-        if total > settings.max_import_bytes:
-            raise InvalidInput(f"the photos zip unpacks to {total} bytes, limit {settings.max_import_bytes}")
-        source = ZipPhotos(zf, settings.max_photo_bytes)
+        source = ZipPhotos(zf, settings.max_photo_bytes, max_entries=settings.max_zip_entries,
+                           max_ratio=settings.max_zip_ratio, max_total=settings.max_import_bytes)
     try:
         report = import_residents(ctx.app.sessions, site_id, data, source, ctx.app.engine, ctx.actor,
                                   create_units=create_units)
