@@ -84,12 +84,6 @@ def test_enrolment_refuses_a_face_too_small(faces_dir):
     assert exc.value.code == errors.FACE_TOO_SMALL
 
 
-def test_masked_faces_are_not_detected_by_the_default_pack(engine, faces_dir):
-    """A known limit, stated rather than hidden: dlib's HOG detector misses masked faces."""
-    for name in ("mask_black.jpg", "mask_blue.jpg", "mask_green.jpg", "mask_white.jpg"):
-        assert engine.detect(load_image(faces_dir / "insightface" / name)) == []
-
-
 def test_aligned_crop_is_detected_and_not_confused_with_residents(engine, knn_gallery, faces_dir):
     result = engine.identify(load_image(faces_dir / "insightface/Tom_Hanks_54745.png"), knn_gallery)
     assert len(result) == 1 and result[0].match is None
