@@ -187,11 +187,11 @@ def _publisher(settings, client_id: str):
 def _gallery_service(settings, sessions, publisher, engine_holder=None):
     from edge.modelpack.manifest import load_manifest
     from server.api.settings import ApiSettings
-    from server.gallery.links import LinkSigner
+    from server.gallery.links import LinkSigner, gate_generations
     from server.gallery.publish import GalleryService
 
     api = ApiSettings.from_server(settings)
-    signer = LinkSigner(api.resolve_secret(), api.public_url)
+    signer = LinkSigner(api.resolve_secret(), api.public_url, gate_generations(sessions))
     return GalleryService(sessions, publisher, signer, settings.pack,
                           lambda: load_manifest(settings.pack).embedding_dim)
 

@@ -25,8 +25,28 @@ class ConfigError(MenweiError):
     code = "config"
 
 
+MIN_SECRET_CHARS = 32  # the JWT/link signing key: 32 characters of a random token are > 190 bits
+
+
+def default_data_dir(env: Mapping[str, str] | None = None, uid: int | None = None) -> Path:
+    """An absolute, stable default: /var/lib/menwei for root (a system service), else
+    $XDG_DATA_HOME/menwei or ~/.local/share/menwei. It used to be `var/menwei` relative to the
+    working directory, so a command run elsewhere made a second database and `jwt.secret`."""
+    env = os.environ if env is None else env
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0:
+        return Path("/var/lib/menwei")
+    xdg = env.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path(env.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "menwei"
+
+
+DEFAULT_DATA_DIR = default_data_dir()
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # a rejected value is never echoed (a too-short secret in the environment would be printed)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
 
 class IngestSettings(_Section):
@@ -74,15 +94,22 @@ class RetentionSettings(_Section):
 
 
 class Settings(_Section):
-    db_url: str = Field("sqlite:///var/menwei/server.db", description="SQLAlchemy URL: sqlite:///… or postgresql://…")
+    db_url: str = Field(f"sqlite:///{DEFAULT_DATA_DIR / 'server.db'}",
+                        description="SQLAlchemy URL: sqlite:///… or postgresql://…; default: server.db in data_dir")
     mqtt_url: str | None = Field(None, description="mqtt://user:pass@host:1883 or mqtts://…; null = in-process broker")
     listen: str = Field("127.0.0.1:8080", description="HOST:PORT of the API")
     public_url: str | None = Field(None, description="base URL gates use to fetch galleries; default http://listen")
-    data_dir: Path = Field(Path("var/menwei"), description="galleries, secrets, face crops on disk")
-    secret_key: SecretStr | None = Field(None, description="JWT signing key; default: generated file in data_dir")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="galleries, secrets, face crops on disk; a relative "
+                           "path is made absolute against the working directory when the settings load")
+    secret_key: SecretStr | None = Field(None, description="JWT signing key (at least 32 characters); "
+                                         "default: generated file in data_dir")
     token_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     pack: str = Field("dlib-resnet", description="face model pack for enrolment and district re-match")
     sqlite_synchronous: str = Field("FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses/networks of reverse proxies whose X-Forwarded-For/-Proto is believed "
+        "(MENWEI_TRUSTED_PROXIES, comma-separated); empty = the socket peer is the client, always")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
@@ -92,6 +119,27 @@ class Settings(_Section):
         host, sep, port = v.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return v
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, v: Path) -> Path:
+        return Path(os.path.abspath(Path(v).expanduser()))
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < MIN_SECRET_CHARS:
+            # names the variable, never the value
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters (MENWEI_SECRET_KEY / secret_key); "
+                             "unset it to use a generated secret file")
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: "10.0.0.1, 10.0.1.0/24"
+            return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
     @field_validator("db_url")
@@ -118,7 +166,8 @@ class Settings(_Section):
 
 
 _FLAT_ENV = {"DB_URL": "db_url", "MQTT_URL": "mqtt_url", "LISTEN": "listen", "PUBLIC_URL": "public_url",
-             "DATA_DIR": "data_dir", "SECRET_KEY": "secret_key", "PACK": "pack"}
+             "DATA_DIR": "data_dir", "SECRET_KEY": "secret_key", "PACK": "pack",
+             "TRUSTED_PROXIES": "trusted_proxies"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from server.api.limits import BodyLimitMiddleware
 from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
 from server.api.throttle import LoginThrottle, Rule
-from server.gallery.links import LinkSigner
+from server.gallery.links import LinkSigner, gate_generations
 from server.gallery.publish import GalleryService, Republisher
 from server.registry.faces import EngineHolder
 
@@ -58,7 +58,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     secret = settings.resolve_secret()
     publisher = publisher or NullPublisher()
     engine = engine or EngineHolder(settings.pack)
-    signer = LinkSigner(secret, settings.public_url)
+    signer = LinkSigner(secret, settings.public_url, gate_generations(session_factory))
 
     def dim_of() -> int:
         return engine.get().dim if engine.loaded else load_manifest(settings.pack).embedding_dim

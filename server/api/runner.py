@@ -34,7 +34,6 @@ def _retention_loop(settings: Settings, sessions, republisher, stop: threading.E
 
 def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0.0.1", 1883), ingest: bool = True,
                retention: bool = True) -> int:
-    import uvicorn
     from sqlalchemy import select
 
     from server.api.app import create_app
@@ -76,8 +75,7 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
         with sessions() as s:
             for site_id in sorted(set(s.scalars(select(Gate.site_id)))):
                 state.republisher.mark(site_id)
-        server = _Server(uvicorn.Config(app, host=settings.listen_host, port=settings.listen_port,
-                                        log_level="warning", access_log=False))
+        server = _Server(uvicorn_config(app, settings))
         previous = {sig: signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
                     for sig in (signal.SIGINT, signal.SIGTERM)}
 
@@ -105,6 +103,18 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
         if broker is not None:
             broker.stop()
         engine.dispose()
+
+
+def uvicorn_config(app, settings: Settings):
+    """uvicorn's defaults believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): any local
+    process could then choose the client address the login throttle and the audit log see. Proxy
+    headers are read only from the configured `trusted_proxies`, and never by default."""
+    import uvicorn
+
+    trusted = list(settings.trusted_proxies)
+    return uvicorn.Config(app, host=settings.listen_host, port=settings.listen_port, log_level="warning",
+                          access_log=False, proxy_headers=bool(trusted),
+                          forwarded_allow_ips=trusted or [])
 
 
 def _make_server_class():

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ApiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a rejected value is never echoed in the error (it may be the secret)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     # Where the JWT/gallery-URL signing secret comes from: given here, or a file created once.
     secret: str | None = Field(default=None, min_length=32, repr=False)

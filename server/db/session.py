@@ -7,6 +7,8 @@ brings the schema to the newest Alembic revision (used by ``menwei server init``
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -49,8 +51,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
     # names, phones and notes must not reach logs through a failed statement's message
     kwargs.setdefault("hide_parameters", True)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            _private_sqlite_file(Path(u.database).expanduser())
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         connect_args.update(kwargs.pop("connect_args", {}))
         engine = create_engine(url, echo=echo, connect_args=connect_args, **kwargs)
@@ -70,6 +72,23 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, echo=echo, **kwargs)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 (and its folder 0700) before SQLite does: SQLite creates it
+    with the process umask (usually world-readable), and its -wal/-shm files copy the database
+    file's mode. An existing file readable by others is tightened: it holds names and embeddings."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if extra.stat().st_mode & 0o077:
+                extra.chmod(0o600)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -40,10 +40,12 @@ class PublishOut(BaseModel):
 def download(site_id: str, version: Int64, request: Request, s: Session_, gate: str = "", sig: str = "") -> Response:
     """For gates: the link from their retained ctl/gallery announcement (see docs/API.md)."""
     state = app_state(request)
-    # a non-ASCII sig cannot be ours (and compare_digest refuses non-ASCII str)
-    if not gate or not sig or not sig.isascii() or not state.signer.check(site_id, version, gate, sig):
+    g = s.get(Gate, gate) if gate else None
+    # the signature covers the gate's current credentials: a link from before a rotation is dead.
+    # A non-ASCII sig cannot be ours (and compare_digest refuses non-ASCII str).
+    generation = None if g is None else (g.mqtt_password_hash or "")
+    if not gate or not sig or not sig.isascii() or not state.signer.check(site_id, version, gate, sig, generation):
         raise Unauthorized("invalid or missing gallery link signature")
-    g = s.get(Gate, gate)
     if g is None or g.site_id != site_id or not g.active:
         raise Forbidden(f"gate {gate} may not fetch this gallery")
     row = s.scalar(select(GalleryVersion).where(GalleryVersion.site_id == site_id,

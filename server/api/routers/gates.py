@@ -183,6 +183,11 @@ def rotate_credentials(gate_id: str, ctx: GatesProvision) -> MqttCredentials:
     password, g.mqtt_password_hash = _new_password()
     record(ctx.s, ctx.actor, "rotate_credentials", "gate", g.id, g.site_id)
     ctx.s.commit()
+    if g.active:  # the old gallery link died with the old password: announce one signed for the new
+        try:
+            ctx.app.gallery.announce_gate(g.site_id, g.id)
+        except BrokerUnavailable as exc:
+            log.warning("gate %s: new gallery link not announced yet: %s", g.id, exc.message)
     return MqttCredentials(username=gate_username(g.id), password=password, topic_root=gate_root(g.site_id, g.id))
 
 
