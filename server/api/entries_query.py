@@ -75,7 +75,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 COLUMNS = (Entry.id, Entry.event_id, Entry.site_id, Entry.gate_id, Entry.seq, Entry.captured_at,
            Entry.direction, Entry.decision, Entry.reasons, Entry.resident_id, Entry.household_id,
            Entry.matched_by, Entry.score, Entry.temperature_c, Entry.temperature_status, Entry.has_alert,
-           Resident.name.label("resident_name"))
+           Resident.name.label("resident_name"), Resident.site_id.label("resident_site_id"))
 
 
 def entries_query(f: EntryFilters, who: Principal) -> Select:
@@ -89,6 +89,8 @@ def entries_query(f: EntryFilters, who: Principal) -> Select:
         q = q.where(Entry.gate_id == f.gate)
     if f.resident is not None:
         q = q.where(Entry.resident_id == f.resident)
+        if who.sites is not None:  # no "was X seen here?" answers about people outside the scope
+            q = q.where(Resident.site_id.in_(sorted(who.sites)))
     if f.decision is not None:
         q = q.where(Entry.decision == f.decision.value)
     if f.since is not None:
@@ -108,12 +110,16 @@ def after(q: Select, cursor: tuple[datetime, int] | None) -> Select:
     return q.where(or_(Entry.captured_at < at, and_(Entry.captured_at == at, Entry.id < row_id)))
 
 
-def alerts_for(s: Session, entry_ids: list[int]) -> dict[int, list[dict]]:
+def alerts_for(s: Session, entry_ids: list[int], who: Principal) -> dict[int, list[dict]]:
+    """The alerts of these entries that the caller may see (a re-matched person's status alert is
+    her own compound's, even on another compound's entry)."""
     if not entry_ids:
         return {}
     out: dict[int, list[dict]] = {}
-    rows = s.execute(select(Alert.entry_id, Alert.id, Alert.kind, Alert.acknowledged_at)
-                     .where(Alert.entry_id.in_(entry_ids)).order_by(Alert.id)).all()
+    q = select(Alert.entry_id, Alert.id, Alert.kind, Alert.acknowledged_at).where(Alert.entry_id.in_(entry_ids))
+    if who.sites is not None:
+        q = q.where(Alert.site_id.in_(sorted(who.sites)))
+    rows = s.execute(q.order_by(Alert.id)).all()
     for entry_id, alert_id, kind, acked in rows:
         out.setdefault(entry_id, []).append(
             {"id": alert_id, "kind": getattr(kind, "value", kind), "acknowledged": acked is not None})
@@ -126,7 +132,7 @@ def fetch_page(s: Session, f: EntryFilters, who: Principal, limit: int, cursor: 
     rows = s.execute(q).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    alerts = alerts_for(s, [r.id for r in rows if r.has_alert])
+    alerts = alerts_for(s, [r.id for r in rows if r.has_alert], who)
     nxt = encode_cursor(rows[-1].captured_at, rows[-1].id) if more and rows else None
     return rows, alerts, nxt
 

@@ -18,26 +18,26 @@ from server.db.models import Entry, GateSeq
 from server.ingest.alerts import entry_alert_rows, flag_unmatched_overrides, insert_alerts
 from server.ingest.outcome import BatchOutcome
 from server.ingest.validate import AcceptedEntry
-from server.reconcile.inline import ReconcileContext, reconcile_batch
+from server.reconcile.inline import ReconcileContext, Reconciled, reconcile_batch
 
 log = logging.getLogger(__name__)
 
 
-def _entry_row(acc: AcceptedEntry, household_id, unit_id, matched_by, has_alert: bool) -> dict:
+def _entry_row(acc: AcceptedEntry, rec: Reconciled) -> dict:
     e = acc.event
     return {
         "event_id": e.event_id, "site_id": e.site_id, "gate_id": e.gate_id, "seq": e.seq,
         "captured_at": e.captured_at, "received_at": acc.msg.received_at,
         "direction": e.direction.value, "decision": e.decision.value, "reasons": list(e.reasons),
-        "resident_id": e.person.resident_id, "household_id": household_id, "unit_id": unit_id,
-        "matched_by": matched_by, "score": e.person.score, "gallery_version": e.person.gallery_version,
+        "resident_id": rec.resident_id, "household_id": rec.household_id, "unit_id": rec.unit_id,
+        "matched_by": rec.matched_by, "score": e.person.score if rec.resident_id else None, "gallery_version": e.person.gallery_version,
         "pack": e.person.pack, "temperature_c": e.temperature.celsius,
         "temperature_status": e.temperature.status.value, "temperature_method": e.temperature.method,
         "face_jpeg": acc.face_jpeg,  # decoded by validate.parse (a third smaller than base64)
         "face_purged_at": None, "rematched_at": None,
         "track": e.track.model_dump() if e.track else None,
         "override": e.override.model_dump() if e.override else None,
-        "has_alert": has_alert,
+        "has_alert": bool(rec.alerts),
     }
 
 
@@ -93,8 +93,7 @@ def insert_entries(session: Session, accepted: list[AcceptedEntry], out: BatchOu
     events = [a.event for a in accepted]
     recs = reconcile_batch(session, events, ctx)
     flag_unmatched_overrides(session, events, recs, override_window)
-    rows = [_entry_row(a, r.household_id, r.unit_id, r.matched_by, bool(r.alerts))
-            for a, r in zip(accepted, recs, strict=True)]
+    rows = [_entry_row(a, r) for a, r in zip(accepted, recs, strict=True)]
     new_ids = _insert_rows(session, rows)
     out.inserted += len(new_ids)
     out.duplicates += len(accepted) - len(new_ids)
@@ -106,7 +105,7 @@ def insert_entries(session: Session, accepted: list[AcceptedEntry], out: BatchOu
         if entry_id is None:
             continue  # a duplicate: reconciled and alerted when it was first stored
         alert_rows += entry_alert_rows(e, entry_id, rec, acc.msg.received_at)
-        if e.person.resident_id is None and row["face_jpeg"] is not None:
+        if rec.resident_id is None and row["face_jpeg"] is not None:
             out.rematch.append(entry_id)
     out.alerts += insert_alerts(session, alert_rows)
     _seq_reuse_check(session, accepted, new_ids, out)

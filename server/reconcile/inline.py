@@ -26,6 +26,9 @@ class ReconcileContext:
 
 @dataclass
 class Reconciled:
+    # the person the entry is linked to: the gate's claim, kept only if she lives in the entry's
+    # compound (a gate is trusted with its own compound's registry, nothing more)
+    resident_id: str | None = None
     household_id: int | None = None
     unit_id: int | None = None
     matched_by: MatchedBy | None = None
@@ -34,6 +37,7 @@ class Reconciled:
 
 
 def load_residents(session: Session, ids: set[str]) -> dict[str, ResidentView]:
+    """The registry records reconciliation needs, by resident id (the one lookup, here and in re-match)."""
     if not ids:
         return {}
     rows = session.execute(
@@ -45,10 +49,9 @@ def load_residents(session: Session, ids: set[str]) -> dict[str, ResidentView]:
     return {r.id: ResidentView(*r) for r in rows}
 
 
-def _movements(session: Session, events: Sequence[EntryEvent], window: timedelta) -> list[tuple]:
+def _movements(session: Session, events: Sequence[EntryEvent], people: set[str], window: timedelta) -> list[tuple]:
     """Stored movements that can precede the batch's: for each person and site, the last one before
     the batch (within the window), plus any inside the batch's time span (late arrivals)."""
-    people = {e.person.resident_id for e in events if e.person.resident_id}
     if not people:
         return []
     start = min(e.captured_at for e in events)
@@ -67,18 +70,20 @@ def _movements(session: Session, events: Sequence[EntryEvent], window: timedelta
     return [*before, *during]
 
 
-def _double_entries(session: Session, events: Sequence[EntryEvent], window: timedelta) -> dict[int, dict]:
+def _double_entries(session: Session, events: Sequence[EntryEvent], linked: Sequence[str | None],
+                    window: timedelta) -> dict[int, dict]:
     """Index in ``events`` → detail, for each 'in' whose previous movement at that site was an 'in'.
 
     Bounded by a window: people also leave through doors without a gate, so an 'in' from days
     ago says nothing about today.
     """
     timeline: dict[tuple[str, str], dict] = {}
-    for event_id, resident_id, site_id, direction, at in _movements(session, events, window):
+    for event_id, resident_id, site_id, direction, at in _movements(session, events, {r for r in linked if r},
+                                                                    window):
         timeline.setdefault((resident_id, site_id), {})[event_id] = (at, direction, None)
-    for i, e in enumerate(events):
-        if e.person.resident_id:
-            timeline.setdefault((e.person.resident_id, e.site_id), {})[e.event_id] = (
+    for i, (e, rid) in enumerate(zip(events, linked, strict=True)):
+        if rid:
+            timeline.setdefault((rid, e.site_id), {})[e.event_id] = (
                 e.captured_at, e.direction.value, i)
     found: dict[int, dict] = {}
     for moves in timeline.values():
@@ -94,28 +99,28 @@ def _double_entries(session: Session, events: Sequence[EntryEvent], window: time
 def reconcile_batch(session: Session, events: Sequence[EntryEvent], ctx: ReconcileContext) -> list[Reconciled]:
     """One Reconciled per event (same order)."""
     residents = load_residents(session, {e.person.resident_id for e in events if e.person.resident_id})
-    doubles = _double_entries(session, events, ctx.double_entry_window)
+    # a claimed id that is unknown or lives in another compound is treated alike (and alerted
+    # alike), so a gate cannot link entries to, or probe for, people outside its compound
+    linked = [rid if (rid := e.person.resident_id) and rid in residents and residents[rid].site_id == e.site_id
+              else None for e in events]
+    doubles = _double_entries(session, events, linked, ctx.double_entry_window)
     out: list[Reconciled] = []
-    for i, e in enumerate(events):
-        rec = Reconciled()
-        rid = e.person.resident_id
+    for i, (e, rid) in enumerate(zip(events, linked, strict=True)):
+        rec = Reconciled(resident_id=rid)
         base = {"decision": e.decision.value, "direction": e.direction.value}
-        if rid is None:
-            # a guard who overrode the gate has already dealt with the person in front of them
-            if e.override is None:
-                rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "no_match"}))
-        else:
+        if rid is not None:
+            r = residents[rid]
             rec.matched_by = MatchedBy.GATE
-            r = residents.get(rid)
-            if r is None:
-                rec.alerts.append((AlertKind.UNKNOWN_PERSON, rid, {**base, "reason": "not_in_registry"}))
-            else:
-                rec.household_id, rec.unit_id = r.household_id, r.unit_id
-                if r.site_id != e.site_id:
-                    base["resident_site_id"] = r.site_id
-                violation = status_violation(r, e.direction.value, e.captured_at)
-                if violation is not None:
-                    rec.alerts.append((AlertKind.STATUS_FORBIDS, rid, {**base, **violation}))
+            rec.household_id, rec.unit_id = r.household_id, r.unit_id
+            violation = status_violation(r, e.direction.value, e.captured_at)
+            if violation is not None:
+                rec.alerts.append((AlertKind.STATUS_FORBIDS, rid, {**base, **violation}))
+        elif e.person.resident_id is not None:
+            rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "not_in_compound",
+                                                                 "reported_resident_id": e.person.resident_id}))
+        elif e.override is None:
+            # a guard who overrode the gate has already dealt with the person in front of them
+            rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "no_match"}))
         if e.temperature.status == TemperatureStatus.FEVER:
             rec.alerts.append((AlertKind.FEVER, rid, {**base, "celsius": e.temperature.celsius,
                                                        "method": e.temperature.method,

@@ -24,9 +24,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from server.db.models import Alert, AlertKind, Entry, FacePhoto, Household, MatchedBy, Resident
+from server.db.models import Alert, AlertKind, Entry, FacePhoto, MatchedBy, Resident
 from server.db.types import utcnow
-from server.reconcile.rules import ResidentView, status_violation
+from server.reconcile.inline import load_residents
+from server.reconcile.rules import cross_compound_violation
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,6 @@ class Rematcher:
     def submit(self, entry_ids: Iterable[int]) -> None:
         for i in entry_ids:
             self._queue.put(int(i))
-
-    def pending(self) -> int:
-        return self._queue.qsize()
 
     def _run(self) -> None:
         try:
@@ -186,11 +184,7 @@ class Rematcher:
 
     @staticmethod
     def _apply(session: Session, entry: Entry, resident_id: str, score: float) -> None:
-        row = session.execute(
-            select(Resident.id, Resident.site_id, Resident.household_id, Household.unit_id, Resident.status,
-                   Resident.valid_from, Resident.valid_until, Resident.quarantine_from, Resident.quarantine_until)
-            .outerjoin(Household, Household.id == Resident.household_id).where(Resident.id == resident_id)).one()
-        r = ResidentView(*row)
+        r = load_residents(session, {resident_id})[resident_id]
         entry.resident_id = r.id
         entry.matched_by = MatchedBy.DISTRICT_REMATCH
         entry.score = score
@@ -200,11 +194,14 @@ class Rematcher:
                                                          Alert.kind == AlertKind.UNKNOWN_PERSON)):
             alert.detail = {**(alert.detail or {}), **note}
             alert.resident_id = r.id
-        # now that we know who it was, the registry may forbid the movement (a banned person, ...)
-        violation = status_violation(r, entry.direction, entry.captured_at)
-        if violation is not None:
-            session.add(Alert(kind=AlertKind.STATUS_FORBIDS, entry_id=entry.id, site_id=entry.site_id,
-                              gate_id=entry.gate_id, resident_id=r.id,
-                              detail={"decision": entry.decision, "direction": entry.direction, **violation,
-                                      "event_id": str(entry.event_id), **note}))
+        violation = cross_compound_violation(r, entry.site_id, entry.direction, entry.captured_at)
+        if violation is None:
+            return
+        # an alert about her registry status belongs to her own compound's office: the compound
+        # whose gate saw her learns who she is only as far as its staff's scope allows (docs/API.md)
+        session.add(Alert(kind=AlertKind.STATUS_FORBIDS, entry_id=entry.id, site_id=r.site_id,
+                          gate_id=entry.gate_id, resident_id=r.id,
+                          detail={"decision": entry.decision, "direction": entry.direction, **violation,
+                                  "event_id": str(entry.event_id), "seen_at_site_id": entry.site_id, **note}))
+        if r.site_id == entry.site_id:
             entry.has_alert = True

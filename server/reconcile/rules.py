@@ -49,3 +49,18 @@ def status_violation(r: ResidentView, direction: str, at: datetime) -> dict | No
     if r.valid_until is not None and at > r.valid_until:
         return {"rule": "expired", "status": r.status.value, "valid_until": r.valid_until.isoformat()}
     return None
+
+
+def cross_compound_violation(r: ResidentView, seen_at_site: str, direction: str, at: datetime) -> dict | None:
+    """What the registry forbids when a face is re-matched to resident ``r`` at ``seen_at_site``.
+
+    In her own compound every rule applies. Elsewhere only home quarantine does: she is out of her
+    home whatever the gate's direction, while a ban, a move-out or a validity window are her own
+    compound's entry rules and say nothing about entering another one.
+    """
+    if seen_at_site == r.site_id:
+        return status_violation(r, direction, at)
+    if in_quarantine(r, at):
+        return {"rule": "quarantine_seen_elsewhere", "status": r.status.value,
+                "quarantine_until": r.quarantine_until.isoformat() if r.quarantine_until else None}
+    return None

@@ -90,12 +90,46 @@ def test_status_fever_and_unknown_alerts(sessions, uid):
         (f"visitor_expired-{uid}", "status_forbids", "expired"),
         (f"visitor_early-{uid}", "status_forbids", "not_yet_valid"),
         (None, "unknown_person", "no_match"),
-        (f"ghost-{uid}", "unknown_person", "not_in_registry"),
+        (None, "unknown_person", "not_in_compound"),  # ghost: an id the registry does not hold
         (f"ok-{uid}", "fever", None),
     ], key=str)
     with sessions() as s:
         flagged = {e.seq: e.has_alert for e in s.scalars(select(Entry).where(Entry.gate_id == gate))}
     assert [seq for seq, f in sorted(flagged.items()) if f] == [1, 3, 5, 6, 7, 9, 11, 12]
+
+
+def test_gate_links_only_its_own_compounds_residents(sessions, uid):
+    """A gate of B naming A's resident links nothing and learns nothing: the alert is the same as
+    for an id that exists nowhere (no existence oracle)."""
+    a, b, gate_a, gate_b = f"a{uid}", f"b{uid}", f"ga{uid}", f"gb{uid}"
+    seed(sessions, a, {gate_a: "in"}, [{"id": f"lin-{uid}", "name": "Lin Fang", "status": ResidentStatus.QUARANTINE,
+                                       "quarantine_until": NOW + timedelta(days=3)}], household=("1", "1-101", "x"))
+    seed(sessions, b, {gate_b: "both"})
+    store = BatchStore(IngestSettings())
+    claims = {"other": f"lin-{uid}", "ghost": f"nobody-{uid}"}
+    events = {k: event(b, gate_b, i + 1, resident_id=rid, direction="out", at=NOW + timedelta(seconds=i))
+              for i, (k, rid) in enumerate(claims.items())}
+    # the same claim twice, 'in' then 'in': would be a double entry if the id were linked
+    events["again"] = event(b, gate_b, 3, resident_id=f"lin-{uid}", at=NOW + timedelta(seconds=5))
+    events["again2"] = event(b, gate_b, 4, resident_id=f"lin-{uid}", at=NOW + timedelta(seconds=6))
+    out = run(sessions, store, *(incoming(e) for e in events.values()))
+    assert out.inserted == 4
+    with sessions() as s:
+        entries = {str(e.event_id): e for e in s.scalars(select(Entry).where(Entry.site_id == b))}
+        for ev in events.values():
+            e = entries[ev["event_id"]]
+            assert (e.resident_id, e.household_id, e.unit_id, e.matched_by, e.score) == (None,) * 5
+        alerts = s.scalars(select(Alert).where(Alert.site_id == b).order_by(Alert.id)).all()
+        assert {a.kind.value for a in alerts} == {"unknown_person"}  # no quarantine, no double entry
+        assert all(a.resident_id is None for a in alerts)
+        shape = {k: (sorted(al.detail), al.detail["reason"]) for k in ("other", "ghost")
+                 for al in alerts if al.entry_id == entries[events[k]["event_id"]].id}
+        assert shape["other"] == shape["ghost"] == (["decision", "direction", "event_id", "reason",
+                                                     "reported_resident_id"],
+                                                    "not_in_compound")
+        assert not s.scalars(select(Alert).where(Alert.site_id == a)).all()
+    # the entries with a face crop would go to the district re-match instead (none sent here)
+    assert out.rematch == []
 
 
 def test_double_entry_within_a_batch_and_across_batches(sessions, uid):
@@ -114,7 +148,7 @@ def test_double_entry_within_a_batch_and_across_batches(sessions, uid):
         incoming(event(site, gate, 3, resident_id=rid, direction="out", at=t0 + timedelta(minutes=30))),
         incoming(event(site, gate, 4, resident_id=rid, direction="in", at=t0 + timedelta(minutes=40))),
         incoming(event(site, gate, 5, resident_id=rid, direction="in", at=t0 + timedelta(minutes=50))))
-    # the same person at another compound is a different movement
+    # the same person at another compound is a different movement (and not that gate's to name)
     other_site, other_gate = f"o{uid}", f"h{uid}"
     seed(sessions, other_site, {other_gate: "in"})
     run(sessions, store, incoming(event(other_site, other_gate, 1, resident_id=rid, direction="in",
@@ -124,7 +158,7 @@ def test_double_entry_within_a_batch_and_across_batches(sessions, uid):
                          .where(Alert.kind == "double_entry", Entry.gate_id == gate).order_by(Entry.seq)).all()
     assert [seq for seq, _ in rows] == [2, 5]
     assert rows[0][1]["previous_event_id"] == first["event_id"]
-    assert alerts_by_resident(sessions, other_site) == []
+    assert alerts_by_resident(sessions, other_site) == [(None, "unknown_person", "not_in_compound")]
 
 
 def test_duplicates_are_not_reconciled_twice(sessions, uid):

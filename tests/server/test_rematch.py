@@ -43,17 +43,20 @@ def test_unknown_face_is_named_from_another_compound(sessions, uid, face_engine,
     home, visit = f"home{uid}", f"visit{uid}"
     gate = f"g{uid}"
     seed(sessions, home, {}, [{"id": f"obama-{uid}", "name": "B. Obama"},
-                              {"id": f"biden-{uid}", "name": "J. Biden", "status": ResidentStatus.BANNED}])
+                              {"id": f"biden-{uid}", "name": "J. Biden", "status": ResidentStatus.QUARANTINE},
+                              {"id": f"rose-{uid}", "name": "R. Leslie", "status": ResidentStatus.BANNED}])
     seed(sessions, visit, {gate: "in"})
     enrol(sessions, face_engine, f"obama-{uid}", train / "obama" / "obama.jpg")
     enrol(sessions, face_engine, f"biden-{uid}", train / "biden" / "biden.jpg")
+    enrol(sessions, face_engine, f"rose-{uid}", train / "rose_leslie" / "img1.jpg")
     # the gate at `visit` only knows its own residents: all three come out unknown there
     crops = {name: gate_crop(face_engine, train / name / file) for name, file in
-             [("obama", "obama2.jpg"), ("biden", "biden2.jpg"), ("kit_harington", "john1.jpeg")]}
+             [("obama", "obama2.jpg"), ("biden", "biden2.jpg"), ("rose_leslie", "img2.jpg"),
+                                     ("kit_harington", "john1.jpeg")]}
     events = {name: event(visit, gate, i + 1, resident_id=None, decision="denied", face=crop)
               for i, (name, crop) in enumerate(crops.items())}
     out = run(sessions, BatchStore(IngestSettings()), *(incoming(e) for e in events.values()))
-    assert len(out.rematch) == 3
+    assert len(out.rematch) == 4
 
     rematcher = Rematcher(sessions, engine=face_engine)
     assert sorted(rematcher.sweep()) == sorted(out.rematch)  # what a restarted worker would pick up
@@ -71,9 +74,15 @@ def test_unknown_face_is_named_from_another_compound(sessions, uid, face_engine,
         assert results[by_name["obama"].id].score >= face_engine.threshold
         unknown = s.scalars(select(Alert).where(Alert.entry_id == by_name["obama"].id)).one()
         assert unknown.kind.value == "unknown_person" and unknown.detail["rematched_site_id"] == home
-        # once named, the registry applies: the banned man entering gets a status alert too
-        kinds = sorted(a.kind.value for a in s.scalars(select(Alert).where(Alert.entry_id == by_name["biden"].id)))
-        assert kinds == ["status_forbids", "unknown_person"]
+        # once named, home quarantine applies wherever she is seen, and the alert goes to her own
+        # compound's office; her home compound's ban says nothing about entering another compound
+        alerts = {a.kind.value: a for a in s.scalars(select(Alert).where(Alert.entry_id == by_name["biden"].id))}
+        assert sorted(alerts) == ["status_forbids", "unknown_person"]
+        assert alerts["status_forbids"].site_id == home and alerts["unknown_person"].site_id == visit
+        assert alerts["status_forbids"].detail["rule"] == "quarantine_seen_elsewhere"
+        assert by_name["rose_leslie"].resident_id == f"rose-{uid}"
+        kinds = [a.kind.value for a in s.scalars(select(Alert).where(Alert.entry_id == by_name["rose_leslie"].id))]
+        assert kinds == ["unknown_person"]
 
 
 def test_rematcher_thread_and_bad_crop(sessions, uid, face_engine, faces_dir):

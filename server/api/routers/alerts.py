@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from server.api.deps import AlertsAck, AlertsRead, Ctx
 from server.api.entries_query import as_utc, decode_cursor, encode_cursor
 from server.api.errors import Int64
+from server.api.roles import Principal
 from server.audit import record
 from server.db.models import Alert, AlertKind, Entry, Resident
 from server.db.types import utcnow
@@ -32,6 +33,7 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     detail: dict[str, Any]
+    person_outside_scope: bool = False  # as on /entries: a re-matched person of another compound
 
 
 class AlertPage(BaseModel):
@@ -44,15 +46,24 @@ class AckIn(BaseModel):
 
 
 def _query(ctx: Ctx):
-    return (select(Alert, Entry.event_id, Resident.name)
+    return (select(Alert, Entry.event_id, Resident.name, Resident.site_id)
             .outerjoin(Entry, Entry.id == Alert.entry_id).outerjoin(Resident, Resident.id == Alert.resident_id))
 
 
-def _out(a: Alert, event_id, name) -> AlertOut:
+# what a re-match writes into an alert about the person it found
+_REMATCH_KEYS = ("rematched_resident_id", "rematched_site_id")
+
+
+def _out(who: Principal, a: Alert, event_id, name, resident_site_id) -> AlertOut:
+    resident_id, detail, hidden = a.resident_id, dict(a.detail or {}), False
+    if resident_id is not None and resident_site_id is not None and not who.sees(resident_site_id):
+        resident_id, name, hidden = None, None, True
+        for k in _REMATCH_KEYS:
+            detail.pop(k, None)
     return AlertOut(id=a.id, kind=a.kind, site_id=a.site_id, gate_id=a.gate_id,
-                    event_id=str(event_id) if event_id else None, resident_id=a.resident_id, resident_name=name,
+                    event_id=str(event_id) if event_id else None, resident_id=resident_id, resident_name=name,
                     created_at=a.created_at, acknowledged_by=a.acknowledged_by, acknowledged_at=a.acknowledged_at,
-                    detail=a.detail or {})
+                    detail=detail, person_outside_scope=hidden)
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -80,7 +91,7 @@ def list_alerts(ctx: AlertsRead, site: str | None = None, kind: AlertKind | None
     rows = ctx.s.execute(q.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [_out(*r) for r in rows]
+    items = [_out(ctx.who, *r) for r in rows]
     record(ctx.s, ctx.actor, "read", "alert", None, site,
            {"count": len(items), "kind": kind, "open_only": open_only})
     ctx.s.commit()
@@ -102,4 +113,4 @@ def ack_alert(alert_id: Int64, body: AckIn, ctx: AlertsAck) -> AlertOut:
         a.detail = {**(a.detail or {}), "ack_note": body.note}
     record(ctx.s, ctx.actor, "acknowledge", "alert", a.id, a.site_id, {"kind": a.kind.value})
     ctx.s.commit()
-    return _out(a, row[1], row[2])
+    return _out(ctx.who, a, row[1], row[2], row[3])

@@ -17,6 +17,7 @@ from menwei.wire import Decision
 from server.api.deps import Ctx, EntriesExport, EntriesRead
 from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
 from server.api.errors import Int64
+from server.api.roles import Principal
 from server.audit import record
 from server.db.models import Entry, Resident
 from server.registry.service import NotFound, placement_of
@@ -48,6 +49,9 @@ class EntryItem(BaseModel):
     temperature_c: float | None
     temperature_status: str
     alerts: list[AlertRef]
+    # the face matched a person registered in a compound outside the caller's scope (district
+    # re-match): who she is, is not shown (docs/API.md, "What the district re-match reveals")
+    person_outside_scope: bool = False
 
 
 class EntryPage(BaseModel):
@@ -75,12 +79,20 @@ def _filters(ctx: Ctx, site, gate, resident, decision, since, until, alerts_only
                         until=as_utc(until), alerts_only=alerts_only)
 
 
-def _item(r, alerts: dict[int, list[dict]]) -> dict:
+def _person(who: Principal, resident_id, resident_name, household_id, resident_site_id) -> dict:
+    if resident_id is not None and resident_site_id is not None and not who.sees(resident_site_id):
+        return {"resident_id": None, "resident_name": None, "household_id": None, "person_outside_scope": True}
+    return {"resident_id": resident_id, "resident_name": resident_name, "household_id": household_id,
+            "person_outside_scope": False}
+
+
+def _item(r, alerts: dict[int, list[dict]], who: Principal) -> dict:
     return {
         "event_id": str(r.event_id), "site_id": r.site_id, "gate_id": r.gate_id, "seq": r.seq,
         "captured_at": r.captured_at, "direction": r.direction, "decision": r.decision,
-        "reasons": list(r.reasons or []), "resident_id": r.resident_id, "resident_name": r.resident_name,
-        "household_id": r.household_id, "matched_by": getattr(r.matched_by, "value", r.matched_by),
+        "reasons": list(r.reasons or []),
+        **_person(who, r.resident_id, r.resident_name, r.household_id, r.resident_site_id),
+        "matched_by": getattr(r.matched_by, "value", r.matched_by),
         "score": r.score, "temperature_c": r.temperature_c, "temperature_status": r.temperature_status,
         "alerts": alerts.get(r.id, []),
     }
@@ -96,9 +108,9 @@ def list_entries(ctx: EntriesRead, site: str | None = None, gate: str | None = N
     f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only)
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
     rows, alerts, nxt = fetch_page(ctx.s, f, ctx.who, limit, cursor)
-    items = [_item(r, alerts) for r in rows]
+    items = [_item(r, alerts, ctx.who) for r in rows]
     record(ctx.s, ctx.actor, "read", "entry", None, site,
-           {"filters": f.as_dict(), "count": len(items), "with_person": sum(1 for r in rows if r.resident_id),
+           {"filters": f.as_dict(), "count": len(items), "with_person": sum(1 for i in items if i["resident_id"]),
             "page": bool(cursor)})
     ctx.s.commit()
     return {"items": items, "next_cursor": nxt}
@@ -147,7 +159,7 @@ def export_entries(ctx: EntriesExport, site: str | None = None, gate: str | None
             while sent < cap:
                 page, alerts, cursor = fetch_page(s, f, who, min(EXPORT_PAGE, cap - sent), cursor)
                 for r in page:
-                    item = _item(r, alerts)
+                    item = _item(r, alerts, who)
                     item["reasons"] = ";".join(item["reasons"])
                     item["alerts"] = ";".join(a["kind"] for a in item["alerts"])
                     out.writerow([_cell(item[c]) for c in CSV_COLUMNS])
@@ -175,17 +187,20 @@ def _entry(ctx: Ctx, event_id: str) -> Entry:
 @router.get("/entries/{event_id}", response_model=EntryDetail)
 def get_entry(event_id: str, ctx: EntriesRead) -> EntryDetail:
     e = _entry(ctx, event_id)
-    name = ctx.s.scalar(select(Resident.name).where(Resident.id == e.resident_id)) if e.resident_id else None
-    places = placement_of(ctx.s, {e.household_id} if e.household_id else set())
-    alerts = alerts_for(ctx.s, [e.id])
+    person = ctx.s.execute(select(Resident.name, Resident.site_id).where(Resident.id == e.resident_id)).first() \
+        if e.resident_id else None
+    shown = _person(ctx.who, e.resident_id, person.name if person else None, e.household_id,
+                    person.site_id if person else None)
+    hh = shown["household_id"]
+    places = placement_of(ctx.s, {hh} if hh else set())
+    alerts = alerts_for(ctx.s, [e.id], ctx.who)
     has_face = ctx.s.scalar(select(Entry.face_jpeg.is_not(None)).where(Entry.id == e.id))
     out = EntryDetail(
         event_id=str(e.event_id), site_id=e.site_id, gate_id=e.gate_id, seq=e.seq, captured_at=e.captured_at,
-        direction=e.direction, decision=e.decision, reasons=list(e.reasons or []), resident_id=e.resident_id,
-        resident_name=name, household_id=e.household_id,
+        direction=e.direction, decision=e.decision, reasons=list(e.reasons or []), **shown,
         matched_by=getattr(e.matched_by, "value", e.matched_by), score=e.score, temperature_c=e.temperature_c,
         temperature_status=e.temperature_status, alerts=alerts.get(e.id, []), received_at=e.received_at,
-        **places.get(e.household_id, {}), gallery_version=e.gallery_version, pack=e.pack,
+        **places.get(hh, {}), gallery_version=e.gallery_version, pack=e.pack,
         temperature_method=e.temperature_method, track=e.track, override=e.override, has_face=bool(has_face))
     record(ctx.s, ctx.actor, "read", "entry", str(e.event_id), e.site_id)
     ctx.s.commit()
