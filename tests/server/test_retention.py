@@ -96,3 +96,48 @@ def test_resident_crops_have_their_own_period(sessions, uid, faces_dir):
     assert (report.entry_face_crops, report.resident_face_crops) == (0, 1)
     with sessions() as s:
         assert dict(s.execute(select(Entry.seq, Entry.face_jpeg.is_not(None))).all()) == {1: False, 2: True}
+
+
+def test_each_chunk_commits_with_its_audit_row(sessions, engine, uid, faces_dir):
+    """A purge that fails midway keeps the chunks before the failure, audited; the next run
+    finishes. (With one transaction per category, the failure undid everything, and the locks of
+    a large purge were held to its end.)"""
+    from sqlalchemy import event as sa_event
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    face = jpeg(faces_dir)
+    old = NOW - timedelta(days=40)
+    run(sessions, BatchStore(IngestSettings()),
+        *(incoming(event(site, gate, i + 1, resident_id=None, at=old + timedelta(seconds=i), face=face))
+          for i in range(7)))
+    updates = []
+
+    def fail_third_update(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE ENTRIES"):
+            updates.append(statement)
+            if len(updates) == 3:
+                raise RuntimeError("database went away")  # as a dropped connection would
+
+    policy = RetentionSettings(face_crop_days=30, resident_face_crop_days=None, non_resident_days=30)
+    sa_event.listen(engine, "before_cursor_execute", fail_third_update)
+    try:
+        try:
+            purge(sessions, policy, chunk=3)
+        except Exception as exc:
+            assert "database went away" in str(exc)
+        else:
+            raise AssertionError("the injected failure did not surface")
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", fail_third_update)
+
+    def state():
+        with sessions() as s:
+            left = s.query(Entry).filter(Entry.site_id == site, Entry.face_jpeg.is_not(None)).count()
+            audit = [a.detail["count"] for a in s.scalars(select(AuditLog).where(
+                AuditLog.action == "purge", AuditLog.object_type == "entries.face_jpeg").order_by(AuditLog.id))]
+        return left, audit
+
+    assert state() == (1, [3, 3])  # two chunks committed and audited before the failure
+    assert purge(sessions, policy, chunk=3).entry_face_crops == 1
+    assert state() == (0, [3, 3, 1])
