@@ -19,6 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     inf.add_argument("--quick", action="store_true", help="fewer repeats and frames")
     inf.add_argument("--json", action="store_true", help="machine-readable output")
     inf.set_defaults(handler=_inference)
+    gate = bsub.add_parser("gate", help="the whole gate pipeline on synthetic walk-up videos",
+                           description="Replays synthetic walk-up videos made from the real test photographs "
+                           "(several people, one unknown, one at a distance, one with a fever) through detection, "
+                           "tracking, quality, embedding, 1:N match, simulated thermal reading and the policy, at "
+                           "1280x720 and 640x360, with the fp32 and the int8 network, each run in a fresh process. "
+                           "Prints fps, decision latency p50/p95, ms and CPU per stage and peak memory.")
+    gate.add_argument("--faces", type=Path, default=None, help="photographs (default: tests/data/faces)")
+    gate.add_argument("--quick", action="store_true", help="one run: 640x360, fp32")
+    gate.add_argument("--scene", default="demo", help="synthetic scene (default: demo; see edge.capture.synthetic)")
+    gate.add_argument("--json", action="store_true", help="machine-readable output")
+    gate.set_defaults(handler=_gate)
 
 
 def _inference(args) -> int:
@@ -45,3 +56,30 @@ def _inference(args) -> int:
               f"smallest face {loop['min_face_px']:.0f} px; whole-frame HOG {full[res]:.1f} ms)")
     print("1:N search " + " | ".join(f"{n}: {v:.3f} ms" for n, v in s.items()))
     return 0
+
+
+def _gate(args) -> int:
+    from edge.benchmark import default_faces_dir
+    from edge.pipeline.bench import PRECISIONS, SIZES, gate_report
+
+    sizes, precisions = (((640, 360),), ("fp32",)) if args.quick else (SIZES, PRECISIONS)
+    on_run = None if args.json else _print_gate_run
+    report = gate_report(args.faces or default_faces_dir(), sizes=sizes, precisions=precisions, scene=args.scene,
+                         on_run=on_run)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        m = report["machine"]
+        print(f"machine: {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}")
+    return 0
+
+
+def _print_gate_run(run: dict) -> None:
+    lat, wait = run["latency_ms_from_first_good_frame"], run["camera_wait_ms_from_first_good_frame"]
+    print(f"{run['resolution']} {run['precision']}: {run['fps']} fps ({run['fps_pipeline']} without decoding), "
+          f"decision p50 {lat['p50']} ms p95 {lat['p95']} ms after the first good frame (+ camera wait p95 "
+          f"{wait['p95']} ms), {run['decisions']} decisions for {run['people']} people ({run['correct']} right; "
+          f"undecided: {', '.join(run['undecided']) or 'none'}), peak RSS {run['peak_rss_mb']} MB")
+    for name, st in run["stages"].items():
+        print(f"    {name:15s} {st['ms_per_frame']:8.3f} ms/frame {st['ms_per_call']:8.3f} ms/call "
+              f"cpu {st['cpu_pct']:6.1f} % (loop thread {st['thread_cpu_pct']:6.1f} %)")
