@@ -1,0 +1,40 @@
+"""The part of a gate's configuration that the server may set (`ctl/config`, retained, versioned).
+
+One model, used by the gate to accept or refuse what arrives and by the server to validate what
+an officer stores (server/api), so both sides agree on what is valid. Device wiring (camera,
+sensor, door driver, broker) stays in the gate's own YAML file: a wrong remote value there could
+take a gate off the network for good.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.pipeline.types import PipelineConfig
+from edge.policy.config import PolicyConfig
+
+
+class RemoteConfigError(ValueError):
+    """One line naming each offending field (`policy.fever: ...`)."""
+
+
+class RemoteGateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    door_open_ms: int = Field(3000, ge=100, le=60000, description="how long a granted entry holds the door open")
+    command_ttl_s: float = Field(30.0, gt=0, le=600, description="a remote command older than this is refused")
+
+
+def fields_error(exc: ValidationError, prefix: str = "") -> str:
+    return "; ".join(f"{prefix}{'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
+
+
+def parse_remote_config(data: dict[str, Any] | None) -> RemoteGateConfig:
+    try:
+        return RemoteGateConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise RemoteConfigError(fields_error(exc)) from None
