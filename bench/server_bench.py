@@ -173,7 +173,7 @@ def _publisher(url: str, messages: list[tuple[str, bytes]], ready, go, done_q) -
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from server.mqtt import BrokerUrl
+    from menwei.mqtt import BrokerUrl
 
     b = BrokerUrl.parse(url)
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}",

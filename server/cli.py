@@ -179,7 +179,7 @@ def _publisher(settings, client_id: str):
 
     if not settings.mqtt_url:
         return NullPublisher()
-    from server.mqtt import SessionOptions, connect
+    from menwei.mqtt import SessionOptions, connect
 
     return PahoPublisher(connect(settings.mqtt_url, SessionOptions(client_id=client_id, persistent=False)))
 
@@ -398,8 +398,8 @@ def cmd_ingest(args) -> int:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(
             update={"client_id": args.client_id})})
     if args.retire:
+        from menwei.mqtt import MqttError, end_session
         from server.ingest.identity import resolve_client_id
-        from server.mqtt import MqttError, end_session
 
         if not settings.mqtt_url:
             raise CliError("no MQTT broker: pass --mqtt or set mqtt_url")

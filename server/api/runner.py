@@ -36,13 +36,13 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
                retention: bool = True) -> int:
     from sqlalchemy import select
 
+    from menwei.mqtt import SessionOptions, connect
     from server.api.app import create_app
     from server.api.broker import PahoPublisher
     from server.api.embedded_broker import EmbeddedBroker
     from server.api.settings import ApiSettings
     from server.db.models import Gate
     from server.db.session import make_engine, session_factory, upgrade
-    from server.mqtt import SessionOptions, connect
     from server.registry.faces import EngineHolder
 
     broker = None
@@ -136,6 +136,6 @@ def _Server(config):
 
 
 def _redact_mqtt(url: str) -> str:
-    from server.mqtt import BrokerUrl
+    from menwei.mqtt import BrokerUrl
 
     return BrokerUrl.parse(url).redacted()

@@ -24,13 +24,13 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from menwei.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 from menwei.wire import Ack, Channel, shared_subscription, subscription, topic
 from server.config import Settings
 from server.db.types import utcnow
 from server.ingest.identity import resolve_client_id
 from server.ingest.store import BatchOutcome, BatchStore
 from server.ingest.validate import MALFORMED, CaptureBounds, Incoming, Rejected, parse
-from server.mqtt import MqttError, SessionOptions, connect, is_mqtt5
 
 log = logging.getLogger(__name__)
 

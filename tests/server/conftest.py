@@ -73,7 +73,7 @@ def shared_broker_hygiene(request) -> Iterator[None]:
         return
     import paho.mqtt.client as paho
 
-    from server.mqtt import BrokerUrl, SessionOptions, connect, end_session
+    from menwei.mqtt import BrokerUrl, SessionOptions, connect, end_session
 
     url = request.getfixturevalue("broker_url")
     ids: set[str] = set()

@@ -82,7 +82,7 @@ class GateSim:
     """Publishes like a gate (QoS 1) and records the acked_seq it receives on its ctl/ack."""
 
     def __init__(self, broker_url: str, site: str, gate: str):
-        from server.mqtt import BrokerUrl
+        from menwei.mqtt import BrokerUrl
 
         b = BrokerUrl.parse(broker_url)
         self.site, self.gate = site, gate

@@ -16,12 +16,12 @@ from broker_kit import Client, PrivateMosquitto, SubackProxy, free_port
 from ingest_kit import GateSim, event, payload, seed, wait_for
 from sqlalchemy import select
 
+from menwei.mqtt import MqttError, end_session
 from server.broker_auth import BrokerFilesError, GateAccount, hash_password, verify_password, write_files
 from server.config import load_settings
 from server.db.models import Entry
 from server.db.session import make_engine, session_factory, upgrade
 from server.ingest.worker import IngestWorker
-from server.mqtt import MqttError, end_session
 
 MENWEI = str(Path(sys.executable).with_name("menwei"))
 SERVER_PW, GATE_PW, OTHER_PW = "server-password-123", "gate-password-123", "other-gate-pw-123"

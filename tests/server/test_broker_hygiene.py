@@ -10,7 +10,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from server.mqtt import BrokerUrl, SessionOptions, connect, end_session
+from menwei.mqtt import BrokerUrl, SessionOptions, connect, end_session
 
 TOKEN = uuid.uuid4().hex[:10]
 CLIENT_ID = f"forgetful-{TOKEN}"

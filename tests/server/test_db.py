@@ -11,10 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from menwei.mqtt import BrokerUrl, MqttError
 from server.config import ConfigError, load_settings
 from server.db.models import Base, Entry, Gate, Resident, ResidentStatus, Site
 from server.db.session import current_revision, make_engine, normalise_url, upgrade
-from server.mqtt import BrokerUrl, MqttError
 
 
 def test_migrations_match_the_models(engine, db_url):

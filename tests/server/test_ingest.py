@@ -271,8 +271,8 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from menwei.mqtt import BrokerUrl
     from server.db.models import Alert, Gate
-    from server.mqtt import BrokerUrl
 
     site, gate = f"s{uid}", f"g{uid}"
     seed(sessions, site, {gate: "in"})

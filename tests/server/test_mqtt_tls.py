@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from server.mqtt import MqttError, SessionOptions, connect
+from menwei.mqtt import MqttError, SessionOptions, connect
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

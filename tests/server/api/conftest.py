@@ -113,7 +113,7 @@ def build_api(url: str, tmp_path: Path, engine: EngineHolder | None, publisher=N
 
 @pytest.fixture
 def mqtt_publisher(broker_url):
-    from server.mqtt import SessionOptions, connect
+    from menwei.mqtt import SessionOptions, connect
 
     client = connect(broker_url, SessionOptions(client_id=f"api-test-{uuid.uuid4().hex[:8]}", persistent=False))
     pub = PahoPublisher(client)

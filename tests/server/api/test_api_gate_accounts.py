@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from broker_kit import PrivateMosquitto, free_port
 
+from menwei.mqtt import SessionOptions, connect
 from server.api.broker import PahoPublisher
 from server.api.roles import Role
 from server.broker_auth import hash_password, write_files
-from server.mqtt import SessionOptions, connect
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""MQTT clients for the server, from one URL: ``mqtt://user:pass@host:1883`` or ``mqtts://…:8883``.
+"""MQTT clients from one URL (server and gate): ``mqtt://user:pass@host:1883`` or ``mqtts://…:8883``.
 
 MQTT 5 first (shared subscriptions, session expiry, receive maximum); if the broker refuses the
 protocol version (the in-process amqtt broker speaks 3.1.1 only) the same client is rebuilt as a
