@@ -1,4 +1,4 @@
-"""`menwei edge …`: the gate pipeline from the command line (`replay`: a video through every stage)."""
+"""`menwei edge …`: the gate from the command line: `run` (the agent), `check-config`, `status`, `replay`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="face network precision")
     r.add_argument("--json", action="store_true", help="print the machine-readable JSON contract")
     r.set_defaults(handler=_replay)
+
+    run = esub.add_parser(
+        "run", help="run the gate: camera, recognition, door, outbox and the link to the server",
+        description="Runs the gate described by a gate file (YAML): every decision is committed to the durable "
+        "outbox before the door acts and is sent to the server until its ack arrives; commands, the gallery and "
+        "the config come back over MQTT. Stops on SIGINT/SIGTERM. See docs/GATE.md.")
+    run.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gate file")
+    run.add_argument("--exit-when-drained", action="store_true",
+                     help="with a file or folder source: exit 0 once it has ended and every event is acked")
+    run.set_defaults(handler=_run)
+    chk = esub.add_parser("check-config", help="validate a gate file (errors name the field)",
+                          description="Reads the gate file and checks every key; prints 'ok' or one line per "
+                          "problem and exits 2.")
+    chk.add_argument("file", type=Path, metavar="FILE")
+    chk.add_argument("--json", action="store_true", help="print the validated config as JSON")
+    chk.set_defaults(handler=_check_config)
+    st = esub.add_parser("status", help="the gate's outbox, seqs, gallery and link state from its data dir",
+                         description="Reads the gate's data dir (works whether or not the agent runs).")
+    st.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gate file")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(handler=_status)
 
 
 def _fail(message: str):
@@ -137,3 +158,50 @@ def _print_table(result, args) -> None:
     console.print(f"{result.frames} frames at {result.fps:.1f} fps ({result.corrupt} corrupt skipped); "
                   f"{len(result.decisions)} decisions; latency p50 {p50 if p50 is not None else '-'} ms, "
                   f"p95 {p95 if p95 is not None else '-'} ms")
+
+
+def _run(args) -> int:
+    import signal
+
+    from edge.agent.agent import GateAgent
+    from edge.agent.config import load_gate_config
+
+    cfg = load_gate_config(args.config)
+    _quiet_opencv()
+    agent = GateAgent(cfg)
+
+    def _stop(_sig, _frame):
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return agent.run(exit_when_drained=args.exit_when_drained)
+
+
+def _check_config(args) -> int:
+    from edge.agent.config import load_gate_config
+
+    cfg = load_gate_config(args.file)
+    if args.json:
+        print(cfg.model_dump_json(indent=2))
+    else:
+        print(f"ok: gate {cfg.gate} of {cfg.site} ({cfg.direction}), camera {cfg.camera.source}, "
+              f"thermal {cfg.thermal.sensor}, door {cfg.door.driver}")
+    return 0
+
+
+def _status(args) -> int:
+    from edge.agent.config import load_gate_config
+    from edge.agent.status import gate_status
+
+    status = gate_status(load_gate_config(args.config))
+    if args.json:
+        print(json.dumps(status, default=str))
+        return 0
+    ob = status["outbox"]
+    print(f"gate {status['gate']} of {status['site']}: {'online' if status['online'] else 'offline'}"
+          f"{'' if status['agent_running'] else ' (agent not running)'}")
+    oldest = f" from seq {ob['oldest_seq']}" if ob["oldest_seq"] else ""
+    print(f"  seq {status['last_seq']}, acked {status['acked_seq']}, outbox {ob['depth']} waiting{oldest}")
+    print(f"  gallery v{status['gallery_version']}, config v{status['config_version']}")
+    return 0

@@ -300,3 +300,4 @@ class Reason(StrEnum):
     LIVENESS_NOT_CHECKED = "liveness_not_checked"
     MASK_MISSING = "mask_missing"
     TIMEOUT = "timeout"
+    REMOTE_OPEN = "remote_open"  # a guard opened the door from the office or the gate's page

@@ -51,6 +51,25 @@ class GatePipeline:
         self.decisions: list[TrackDecision] = []
         self._last: Frame | None = None
 
+    def reconfigure(self, *, gallery: Gallery | None = None, policy=None) -> None:
+        """Between two frames: a new gallery (from the server) or policy (remote config). Open
+        tracks keep their state; the gate's counters (consecutive failed matches) carry over."""
+        counters = self.decider.counters
+        if gallery is not None:
+            self.identifier = Identifier(self.engine, gallery)
+        self.decider = DecisionStage(gallery or self.decider.gallery, policy or self.decider.config,
+                                     self.config.direction)
+        self.decider.counters = counters
+
+    @property
+    def gallery(self) -> Gallery:
+        return self.decider.gallery
+
+    @property
+    def last_frame(self) -> Frame | None:
+        """The frame processed last (what finish() decides the remaining tracks on)."""
+        return self._last
+
     # -- one frame ----------------------------------------------------------------------------------
     def process(self, frame: Frame) -> list[TrackDecision]:
         """Run every stage on `frame`; the decisions made on it."""

@@ -1,0 +1,330 @@
+"""`menwei edge run`: camera → pipeline → outbox → door → MQTT, and back: acks, commands, gallery, config.
+
+One loop thread does the work of a frame, in this order for each decision: the event is committed
+to the outbox (seq on disk), then the door acts, then the link is told there is something to send.
+Everything that arrives from the server is queued by the MQTT thread and applied by the loop
+between two frames, so the pipeline never sees a gallery or a policy change mid-frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.agent.config import GateConfig
+from edge.agent.events import EventFactory, face_crop_jpeg
+from edge.agent.remote_config import RemoteConfigError, RemoteGateConfig, parse_remote_config
+from edge.agent.thermal import build_thermal
+from edge.capture.capture import Capture
+from edge.capture.source import Frame, is_stream_url, open_source
+from edge.door.base import Door, open_door
+from edge.face.gallery import Gallery
+from edge.link.commands import command_refusal
+from edge.link.gallery_sync import GallerySync
+from edge.link.outbox import Outbox, OutboxFull
+from edge.link.session import GateLink, LinkHandlers
+from edge.pipeline.loop import GatePipeline
+from edge.pipeline.types import TrackDecision
+from menwei.wire import Command, CommandKind, EntryEvent, GalleryAnnouncement, GateConfigMessage
+
+log = logging.getLogger(__name__)
+AGENT_VERSION = "0.1.0"
+STATE_FILE = "agent.json"  # what `menwei edge status` reads while (or after) the agent runs
+REMOTE_CONFIG_FILE = "config.json"  # the last accepted server config, kept across restarts
+
+
+@dataclass
+class AgentCounters:
+    frames: int = 0
+    decisions: int = 0
+    events: int = 0
+    door_opens: int = 0
+    commands_refused: int = 0
+    outbox_full: int = 0
+
+
+class GateAgent:
+    def __init__(self, cfg: GateConfig, *, engine=None, door: Door | None = None):
+        from edge.face.engine import FaceEngine
+
+        self.cfg = cfg
+        self.data_dir = Path(cfg.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine or FaceEngine.load()
+        self.door = door or open_door(cfg.door.driver)
+        self.outbox = Outbox(self.data_dir / "outbox.sqlite", max_events=cfg.outbox.max_events)
+        self.counters = AgentCounters()
+        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._stop = threading.Event()
+        self._downloads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery")
+        self.remote, self.config_version = self._load_remote_config()
+        self.config_error: str | None = None
+        self.gallery_sync = GallerySync(self.data_dir / "gallery", self.engine.pack,
+                                        lambda g: self._inbox.put(("gallery", g)))
+        self.gallery = self._initial_gallery()
+        self.link = GateLink(cfg.mqtt.url, cfg.site, cfg.gate, self.outbox, LinkHandlers(
+            command=lambda cmd, expiry: self._inbox.put(("command", cmd)),
+            gallery=lambda ann: self._downloads.submit(self._fetch_gallery, ann),
+            config=lambda msg: self._inbox.put(("config", msg)),
+            status=self._status_fields), inflight=cfg.mqtt.inflight, session_expiry_s=cfg.mqtt.session_expiry_s,
+            resend_after_s=cfg.mqtt.resend_after_s)
+        self.capture: Capture | None = None
+        self.pipeline: GatePipeline | None = None
+        self.thermal = None
+        self.events: EventFactory | None = None
+        self._last_state_write = 0.0
+        self._fps_mark = (time.monotonic(), 0)
+
+    # ---- start-up pieces
+    def _load_remote_config(self) -> tuple[RemoteGateConfig, int | None]:
+        path = self.data_dir / REMOTE_CONFIG_FILE
+        try:
+            data = json.loads(path.read_text())
+            return parse_remote_config(data["config"]), int(data["version"])
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, RemoteConfigError) as exc:
+            log.error("%s: ignored (%s); using the gate file's values", path, str(exc)[:200])
+        return self.cfg.remote_defaults(), None
+
+    def _initial_gallery(self) -> Gallery:
+        cached = self.gallery_sync.load_cached()
+        if cached is not None:
+            return cached
+        if self.cfg.gallery.folder is not None:
+            from edge.face.service import build_folder_gallery
+
+            gallery, problems = build_folder_gallery(self.engine, self.cfg.gallery.folder)
+            for p in problems:
+                log.warning("gallery folder: %s: %s", p["image"], p["error"]["message"])
+            return gallery
+        log.warning("no gallery yet: every face is unknown until the server's arrives")
+        return Gallery(self.engine.pack, self.engine.dim)
+
+    def _open_camera(self) -> Capture:
+        cam = self.cfg.camera
+        spec = cam.source
+        live = spec.startswith("/dev/video") or is_stream_url(spec)
+        realtime = True if cam.realtime is None else cam.realtime
+
+        def factory():
+            return open_source(spec, realtime=realtime, camera=cam.profile)
+
+        # a file replayed as fast as it goes must not lose frames to a slow loop; a live camera must
+        return Capture(factory, stall_timeout=cam.stall_timeout_s, lossless=not live and not realtime)
+
+    # ---- running
+    def run(self, *, exit_when_drained: bool = False, drain_timeout_s: float | None = None) -> int:
+        """Until stop() (or, with exit_when_drained, until a finite source ended and every event is acked)."""
+        self.capture = self._open_camera().start()
+        self.link.start()
+        ended = False
+        try:
+            while not self._stop.is_set():
+                self._apply_inbox()
+                frame = self.capture.latest(timeout=0.1)
+                if frame is None:
+                    if self.capture.stats.state == "ended" and not ended:
+                        ended = True
+                        self._finish_stream()
+                        if exit_when_drained:
+                            break
+                    self._housekeeping()
+                    continue
+                self._process(frame)
+                self._housekeeping()
+            if exit_when_drained and ended:
+                deadline = None if drain_timeout_s is None else time.monotonic() + drain_timeout_s
+                while not self._stop.is_set() and self.outbox.stats().depth > 0:
+                    if deadline is not None and time.monotonic() > deadline:
+                        log.error("outbox not drained within %.0f s", drain_timeout_s)
+                        return 1
+                    self._apply_inbox()
+                    self._housekeeping()
+                    self.link.wait_drained(0.2)
+            return 0
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _ensure_pipeline(self, frame: Frame) -> GatePipeline:
+        if self.pipeline is None:
+            h, w = frame.image.shape[:2]
+            self.thermal = build_thermal(self.cfg, (w, h))
+            if self.thermal.supervisor is not None:
+                self.thermal.supervisor.start()
+            config = self.remote.pipeline.model_copy(update={"direction": self.cfg.direction})
+            self.pipeline = GatePipeline(self.engine, self.gallery, thermal=self.thermal.reader,
+                                         policy=self.remote.policy, config=config)
+            self.events = EventFactory(self.cfg.site, self.cfg.gate, self.cfg.direction, self.engine.pack,
+                                       self.thermal.method)
+        return self.pipeline
+
+    def _process(self, frame: Frame) -> None:
+        pipeline = self._ensure_pipeline(frame)
+        self.counters.frames += 1
+        for decision in pipeline.process(frame):
+            self._record(decision, frame)
+
+    def _finish_stream(self) -> None:
+        if self.pipeline is None:
+            return
+        last = self.pipeline.last_frame
+        for decision in self.pipeline.finish():
+            self._record(decision, last)
+
+    # ---- one decision: outbox first, then the door
+    def _record(self, d: TrackDecision, frame: Frame | None) -> None:
+        self.counters.decisions += 1
+        crop = face_crop_jpeg(frame.image, d.box) if frame is not None else None
+        version = self.gallery.version
+        seq = self._commit(lambda seq: self.events.from_decision(seq, d, version, crop))
+        if seq is not None and d.open_door:
+            self.door.open(self.remote.door_open_ms, "granted", seq)
+            self.counters.door_opens += 1
+
+    def _commit(self, build) -> int | None:
+        """The event on disk, or None (outbox full: nothing may act without its record)."""
+        def make(seq: int) -> tuple[str, bytes]:
+            event: EntryEvent = build(seq)
+            return str(event.event_id), event.to_json()
+
+        try:
+            seq = self.outbox.append(make)
+        except OutboxFull as exc:
+            self.counters.outbox_full += 1
+            log.error("%s — the door stays shut", exc.message)
+            return None
+        self.counters.events += 1
+        self.link.notify()
+        return seq
+
+    # ---- what the server sent, applied between frames
+    def _apply_inbox(self) -> None:
+        while True:
+            try:
+                kind, item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "command":
+                self._command(item)
+            elif kind == "gallery":
+                self.gallery = item
+                if self.pipeline is not None:
+                    self.pipeline.reconfigure(gallery=item)
+                self.link.republish_status()
+            elif kind == "config":
+                self._config(item)
+
+    def _command(self, cmd: Command) -> None:
+        why = command_refusal(cmd, self.remote.command_ttl_s)
+        if why is not None:
+            self.counters.commands_refused += 1
+            log.warning("command %s (%s by %s) refused: %s", cmd.command_id, cmd.kind.value, cmd.operator, why)
+            return
+        if cmd.kind == CommandKind.OPEN:
+            version = self.gallery.version
+            reason = (cmd.reason or "").strip() or "remote open"
+            seq = self._commit(lambda seq: self.events_factory().remote_open(seq, cmd.operator, reason, version))
+            if seq is not None:
+                self.door.open(self.remote.door_open_ms, "remote_open", seq)
+                self.counters.door_opens += 1
+        elif cmd.kind == CommandKind.RELOAD:
+            self.link.republish_status()
+        else:
+            log.info("command %s: %s is not supported by this gate yet", cmd.command_id, cmd.kind.value)
+
+    def events_factory(self) -> EventFactory:
+        if self.events is None:  # a command before the first frame
+            self.events = EventFactory(self.cfg.site, self.cfg.gate, self.cfg.direction, self.engine.pack, None)
+        return self.events
+
+    def _config(self, msg: GateConfigMessage) -> None:
+        try:
+            remote = parse_remote_config(msg.config)
+        except RemoteConfigError as exc:
+            self.config_error = f"config v{msg.version} refused: {exc}"[:300]
+            log.error("%s; keeping v%s", self.config_error, self.config_version)
+            self.link.republish_status()
+            return
+        path = self.data_dir / REMOTE_CONFIG_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"version": msg.version, "config": msg.config}))
+        os.replace(tmp, path)
+        self.remote, self.config_version, self.config_error = remote, msg.version, None
+        if self.pipeline is not None:
+            self.pipeline.reconfigure(policy=remote.policy)
+        self.link.republish_status()
+
+    def _fetch_gallery(self, ann: GalleryAnnouncement) -> None:
+        self.gallery_sync.apply(ann)
+        if self.gallery_sync.last_error:
+            self.link.republish_status()
+
+    # ---- reporting
+    def _status_fields(self) -> dict:
+        return {"agent_version": AGENT_VERSION, "gallery_version": self.gallery.version,
+                "config_version": self.config_version, "config_error": self.config_error,
+                "gallery_error": self.gallery_sync.last_error, "pack": self.engine.pack}
+
+    def state(self) -> dict:
+        ob = self.outbox.stats()
+        cap = self.capture.stats if self.capture is not None else None
+        stages = self.pipeline.stats.stages if self.pipeline is not None else {}
+        return {
+            "pid": os.getpid(), "updated_at": datetime.now(UTC).isoformat(), "online": self.link.stats.connected,
+            "last_seq": ob.last_seq, "acked_seq": ob.acked_seq, "outbox": ob.as_json(),
+            "gallery_version": self.gallery.version, "config_version": self.config_version,
+            "config_error": self.config_error, "gallery_error": self.gallery_sync.last_error,
+            "camera": {"state": cap.state if cap else "starting", "captured": cap.captured if cap else 0,
+                       "dropped_stale": cap.dropped_stale if cap else 0, "corrupt": cap.corrupt if cap else 0,
+                       "reconnects": cap.reconnects if cap else 0, "last_error": cap.last_error if cap else None},
+            "thermal": self.thermal.state() if self.thermal is not None else "starting",
+            "door": self.door.state(), "counters": vars(self.counters),
+            "latency_ms": {name: round(1000 * st.wall_s / max(1, st.calls), 3) for name, st in stages.items()},
+        }
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_state_write < 2.0:
+            return
+        t0, frames0 = self._fps_mark
+        fps = (self.counters.frames - frames0) / (now - t0) if now > t0 else 0.0
+        self._last_state_write, self._fps_mark = now, (now, self.counters.frames)
+        state = self.state()
+        state["fps"] = round(fps, 1)
+        write_state(self.data_dir, state)
+        self.link.publish_telemetry({"fps": state["fps"], "outbox_depth": state["outbox"]["depth"],
+                                     "latency_ms": state["latency_ms"], "camera": state["camera"]["state"],
+                                     "thermal": state["thermal"], "door": state["door"],
+                                     "at": state["updated_at"]})
+
+    def _shutdown(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
+        if self.thermal is not None and self.thermal.supervisor is not None:
+            self.thermal.supervisor.stop()
+        self.link.stop()
+        self._downloads.shutdown(wait=False, cancel_futures=True)
+        state = self.state()
+        state["online"] = False
+        write_state(self.data_dir, state)
+        self.outbox.close()
+        self.door.close()
+
+
+def write_state(data_dir: Path, state: dict) -> None:
+    path = Path(data_dir) / STATE_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, default=str))
+    os.replace(tmp, path)

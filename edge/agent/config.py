@@ -1,0 +1,167 @@
+"""The gate file (YAML): which compound and gate, where its data lives, which camera, sensor and
+door, which broker and server. Errors name the field (`camera.source: ...`).
+
+    site: SITE_ID
+    gate: GATE_ID
+    direction: in            # or out
+    data_dir: /var/lib/menwei/gate   # outbox, seq, gallery cache
+    camera: {source: /dev/video0}     # or rtsp://..., a video file, a folder, synthetic:NAME
+    thermal: {sensor: none}           # or sim, lepton-y16, p2pro, mlx90640 (+ edge.thermal ThermalConfig keys)
+    door: {driver: dry-run}
+    mqtt: {url: "mqtt://USER:PASS@HOST:PORT"}   # mqtts://...?ca=/path/ca.pem for TLS
+    server: {url: "http://HOST:PORT"}           # where galleries are downloaded
+
+Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `mqtt.inflight`/`session_expiry_s`,
+`outbox.max_events`, `commands.ttl_s`, `gallery.folder` (enrol a folder of photos when no server
+gallery is cached yet), and `policy:`/`pipeline:` (the defaults a server config replaces).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.agent.remote_config import RemoteGateConfig, fields_error
+from edge.pipeline.types import PipelineConfig
+from edge.policy.config import PolicyConfig
+from menwei.errors import MenweiError
+from menwei.mqtt import BrokerUrl, MqttError
+
+_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+# the issue's sensor names → the thermal profiles in firmware_configs/thermal
+SENSOR_PROFILES = {"lepton-y16": "lepton35-purethermal", "p2pro": "p2pro", "mlx90640": "mlx90640"}
+
+
+class GateConfigError(MenweiError):
+    code = "bad_config"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraSection(_Section):
+    source: str = Field(min_length=1)
+    profile: str | None = None  # firmware_configs/cameras/<name>.yaml for /dev/videoN
+    realtime: bool | None = None  # files: at their own fps (default) or as fast as possible (false)
+    stall_timeout_s: float = Field(2.0, gt=0, le=60)
+
+
+class ThermalSection(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)  # the rest is edge.thermal ThermalConfig
+    sensor: str = "none"
+    truth: Path | None = None  # sim: the scene's ground truth (default: the video's .truth.json)
+
+    @field_validator("sensor")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in ("none", "sim", *SENSOR_PROFILES, *SENSOR_PROFILES.values()):
+            raise ValueError(f"unknown sensor {v!r} (none, sim, {', '.join(SENSOR_PROFILES)})")
+        return v
+
+
+class DoorSection(_Section):
+    driver: Literal["dry-run"] = "dry-run"
+    open_ms: int = Field(3000, ge=100, le=60000)
+
+
+class MqttSection(_Section):
+    url: str
+    inflight: int = Field(50, ge=1, le=1000)
+    session_expiry_s: int = Field(86400, ge=0, le=30 * 86400)
+    resend_after_s: float = Field(20.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            BrokerUrl.parse(v)
+        except MqttError as exc:
+            raise ValueError(exc.message) from None
+        return v
+
+
+class ServerSection(_Section):
+    url: str = Field(pattern=r"^https?://")
+
+
+class OutboxSection(_Section):
+    max_events: int = Field(100_000, ge=10, le=10_000_000)
+
+
+class CommandsSection(_Section):
+    ttl_s: float = Field(30.0, gt=0, le=600)
+
+
+class GallerySection(_Section):
+    folder: Path | None = None
+
+
+class GateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: str = _ID
+    gate: str = _ID
+    direction: Literal["in", "out"] = "in"
+    data_dir: Path
+    camera: CameraSection
+    thermal: ThermalSection = Field(default_factory=ThermalSection)
+    door: DoorSection = Field(default_factory=DoorSection)
+    mqtt: MqttSection
+    server: ServerSection | None = None
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    commands: CommandsSection = Field(default_factory=CommandsSection)
+    gallery: GallerySection = Field(default_factory=GallerySection)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+
+    def remote_defaults(self) -> RemoteGateConfig:
+        """What applies until the server sends a config of its own."""
+        return RemoteGateConfig(policy=self.policy, pipeline=self.pipeline, door_open_ms=self.door.open_ms,
+                                command_ttl_s=self.commands.ttl_s)
+
+
+def parse_gate_config(data: Any, base_dir: Path | None = None) -> GateConfig:
+    """Validate a parsed gate file; relative paths are taken from `base_dir` (the file's folder)."""
+    if not isinstance(data, dict):
+        raise GateConfigError("gate file: expected a mapping of keys (site, gate, camera, ...)")
+    try:
+        cfg = GateConfig.model_validate(data)
+    except ValidationError as exc:
+        raise GateConfigError(fields_error(exc)) from None
+    if base_dir is not None:
+        fix = {}
+        if not cfg.data_dir.is_absolute():
+            fix["data_dir"] = base_dir / cfg.data_dir
+        if cfg.gallery.folder is not None and not cfg.gallery.folder.is_absolute():
+            fix["gallery"] = GallerySection(folder=base_dir / cfg.gallery.folder)
+        source = cfg.camera.source
+        if "://" not in source and not source.startswith(("/", "synthetic:")):
+            fix["camera"] = cfg.camera.model_copy(update={"source": str(base_dir / source)})
+        if cfg.thermal.truth is not None and not cfg.thermal.truth.is_absolute():
+            fix["thermal"] = cfg.thermal.model_copy(update={"truth": base_dir / cfg.thermal.truth})
+        cfg = cfg.model_copy(update=fix)
+    return cfg
+
+
+def load_gate_config(path: Path) -> GateConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GateConfigError(f"{path}: no such gate file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GateConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise GateConfigError(f"{path}: not valid YAML{where}") from None
+    try:
+        return parse_gate_config(data, base_dir=path.parent.resolve())
+    except GateConfigError as exc:
+        raise GateConfigError(f"{path}: {exc.message}") from None

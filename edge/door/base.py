@@ -1,0 +1,60 @@
+"""The door as the agent drives it: open for N ms, and its state. Real drivers (relay boards, GPIO,
+Wiegand) come with the "Door and access control" issue; `dry-run` records what it would do."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Actuation:
+    at: float  # time.time() of the command
+    duration_ms: int
+    cause: str  # "granted", "remote_open", "local_open", ...
+    event_seq: int | None  # the outbox seq of the entry event that justified it
+
+
+class Door(Protocol):
+    name: str
+
+    def open(self, duration_ms: int, cause: str, event_seq: int | None = None) -> None: ...
+
+    def state(self) -> str: ...  # "closed" | "open"
+
+    def close(self) -> None: ...
+
+
+class DryRunDoor:
+    """Records every actuation (for tests, replays and a gate being installed); opens nothing."""
+
+    name = "dry-run"
+
+    def __init__(self, clock=time.time):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.actuations: list[Actuation] = []
+        self._open_until = 0.0
+
+    def open(self, duration_ms: int, cause: str, event_seq: int | None = None) -> None:
+        if duration_ms <= 0:
+            raise ValueError("duration_ms must be > 0")
+        now = self._clock()
+        with self._lock:
+            self.actuations.append(Actuation(now, duration_ms, cause, event_seq))
+            self._open_until = max(self._open_until, now + duration_ms / 1000)
+
+    def state(self) -> str:
+        with self._lock:
+            return "open" if self._clock() < self._open_until else "closed"
+
+    def close(self) -> None:
+        pass
+
+
+def open_door(driver: str) -> Door:
+    if driver == "dry-run":
+        return DryRunDoor()
+    raise ValueError(f"door driver {driver!r}: not available yet (known: dry-run)")
