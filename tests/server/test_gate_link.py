@@ -1,0 +1,205 @@
+"""The gate agent and the real server over the real Mosquitto: every entry arrives once, reconciled,
+through crashes of either side, a broker restart and a cut network; stale commands do nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from broker_kit import PrivateMosquitto, free_port
+from gate_kit import RESIDENTS, CutProxy, gate_file, seed_compound, walkup_video
+from ingest_kit import wait_for
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+from test_ingest import make_settings
+
+from edge.agent.agent import GateAgent
+from edge.agent.config import load_gate_config
+from edge.face.engine import FaceEngine
+from menwei.cli import main
+from server.db.models import Alert, Entry, GateCommand
+from server.ingest.worker import IngestWorker
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def face():
+    return FaceEngine.load()
+
+
+def entries(sessions, gate: str) -> list[Entry]:
+    with sessions() as s:
+        return list(s.scalars(select(Entry).options(undefer(Entry.face_jpeg)).where(Entry.gate_id == gate)
+                              .order_by(Entry.seq)))
+
+
+def assert_exactly_once(sessions, gate: str, last_seq: int) -> list[Entry]:
+    rows = entries(sessions, gate)
+    assert [e.seq for e in rows] == list(range(1, last_seq + 1)), "a gap or a double in the gate's seqs"
+    assert len({e.event_id for e in rows}) == len(rows)
+    return rows
+
+
+def run_agent(agent: GateAgent, timeout: float = 120) -> int:
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("rc", agent.run(exit_when_drained=True,
+                                                                            drain_timeout_s=timeout)))
+    t.start()
+    t.join(timeout + 30)
+    assert not t.is_alive(), "the agent did not finish"
+    return result["rc"]
+
+
+def test_entries_reach_the_server_reconciled_and_the_door_follows(db_url, sessions, broker_url, uid, tmp_path,
+                                                                   faces_dir, face, capsys):
+    site, gate = f"s{uid}", f"g{uid}"
+    seed_compound(sessions, site, gate)
+    video = walkup_video(tmp_path, faces_dir)
+    cfg = load_gate_config(gate_file(tmp_path, site, gate, str(video), broker_url, faces_dir))
+    worker = IngestWorker(make_settings(db_url, broker_url, uid, [site]), sessions).start()
+    try:
+        assert worker.subscribed.wait(10)
+        agent = GateAgent(cfg, engine=face)
+        assert run_agent(agent) == 0
+    finally:
+        worker.stop()
+    rows = assert_exactly_once(sessions, gate, agent.counters.events)
+    # the scene walks each of the five residents up once: five entries, each linked to its resident
+    assert sorted(e.resident_id for e in rows) == sorted(RESIDENTS)
+    assert all(e.matched_by.value == "gate" and e.decision == "granted" for e in rows)
+    assert all(e.temperature_status == "normal" and e.face_jpeg for e in rows)
+    # the door opened once per granted entry, each time after its event was committed
+    assert sorted(a.event_seq for a in agent.door.actuations) == [e.seq for e in rows]
+    # what `menwei edge status` reads from the data dir once the agent is gone
+    assert main(["edge", "status", "--config", str(tmp_path / "gate.yaml"), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["last_seq"], status["acked_seq"], status["outbox"]) == (5, 5, {"depth": 0, "oldest_seq": None})
+    assert status["online"] is False and status["gallery_version"] is not None
+
+
+AGENT_ENV = {**os.environ, "PYTHONPATH": os.getcwd()}
+
+
+def _agent_process(config) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "menwei", "edge", "run", "--config", str(config),
+                             "--exit-when-drained"], env=AGENT_ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _worker_process(db_url: str, url: str, uid: str, site: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "server.ingest", "--db", db_url, "--mqtt", url,
+                             "--client-id", f"ingest-{uid}", "--site", site, "--no-rematch",
+                             "--shared-group", f"g{uid}"], env=AGENT_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _outbox_last_seq(config) -> int:
+    from edge.link.outbox import read_stats
+
+    st = read_stats(load_gate_config(config).data_dir / "outbox.sqlite")
+    return st.last_seq if st else 0
+
+
+def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_url, sessions, uid, tmp_path,
+                                                                          faces_dir):
+    site, gate = f"s{uid}", f"g{uid}"
+    seed_compound(sessions, site, gate)
+    video = walkup_video(tmp_path, faces_dir)
+    port = free_port()
+    broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
+    proxy = CutProxy(port)
+    url = f"mqtt://127.0.0.1:{port}"
+    # the gate talks through the proxy and replays the video at its own pace (about 17 s)
+    config = gate_file(tmp_path, site, gate, str(video), f"mqtt://127.0.0.1:{proxy.port}", faces_dir,
+                       camera={"realtime": True})
+    worker = _worker_process(db_url, url, uid, site)
+    agent = _agent_process(config)
+    try:
+        assert wait_for(lambda: _outbox_last_seq(config) >= 1, timeout=60), "no decision within 60 s"
+        agent.send_signal(signal.SIGKILL)  # the gate loses power mid-stream
+        agent.wait(10)
+        agent = _agent_process(config)  # ... and boots again: the video plays again from the start
+        assert wait_for(lambda: _outbox_last_seq(config) >= 3, timeout=60)
+        worker.send_signal(signal.SIGKILL)  # the server's ingest worker dies
+        worker.wait(10)
+        worker = _worker_process(db_url, url, uid, site)
+        proxy.cut()  # the gate's network goes away for a while
+        threading.Timer(2.0, proxy.mend).start()
+        broker.stop()  # and the broker restarts (persistence off: its sessions are gone)
+        broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
+        assert agent.wait(150) == 0, agent.stderr.read()[-2000:]
+    finally:
+        for p in (agent, worker):
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        proxy.close()
+        broker.stop()
+    last = _outbox_last_seq(config)
+    rows = assert_exactly_once(sessions, gate, last)
+    assert last >= 6  # the first run's decisions plus a full replay of five residents
+    assert {e.resident_id for e in rows} <= set(RESIDENTS)
+
+
+def test_a_stale_remote_open_is_refused_and_a_fresh_one_opens_with_its_override(db_url, sessions, broker_url, uid,
+                                                                                 tmp_path, faces_dir, face):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from menwei.wire import Channel, Command, CommandKind, topic
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed_compound(sessions, site, gate)
+    # a camera that shows nobody: a folder with one empty frame, played in a loop by nobody -> idle gate
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(empty / "0.jpg"), np.full((360, 640, 3), 90, np.uint8))
+    cfg = load_gate_config(gate_file(tmp_path, site, gate, str(empty), broker_url, faces_dir,
+                                     thermal={"sensor": "none"}))
+    worker = IngestWorker(make_settings(db_url, broker_url, uid, [site]), sessions).start()
+    agent = GateAgent(cfg, engine=face)
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    server = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cmd-{uid}")
+    server.connect("127.0.0.1", 1883)
+    server.loop_start()
+    try:
+        assert worker.subscribed.wait(10)
+        assert wait_for(lambda: agent.link.stats.connected, timeout=20)
+        now = datetime.now(UTC)
+        stale = Command(command_id=uuid.uuid4(), kind=CommandKind.OPEN, operator="guard1", reason="courier",
+                        issued_at=now - timedelta(hours=3))
+        fresh = Command(command_id=uuid.uuid4(), kind=CommandKind.OPEN, operator="guard1", reason="courier",
+                        issued_at=now)
+        with sessions.begin() as s:  # the server's record of the fresh command (what POST /commands writes)
+            s.add(GateCommand(id=fresh.command_id, gate_id=gate, kind="open", operator="guard1", reason="courier",
+                              issued_at=now))
+        t = topic(site, gate, Channel.CMD)
+        server.publish(t, stale.model_dump_json().encode(), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: agent.counters.commands_refused == 1, timeout=10)
+        assert agent.door.actuations == []
+        server.publish(t, fresh.model_dump_json().encode(), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: len(agent.door.actuations) == 1, timeout=10)
+        assert agent.door.actuations[0].cause == "remote_open"
+        assert wait_for(lambda: len(entries(sessions, gate)) == 1, timeout=20)
+    finally:
+        agent.stop()
+        runner.join(20)
+        server.loop_stop()
+        server.disconnect()
+        worker.stop()
+    (e,) = entries(sessions, gate)
+    assert e.override == {"operator": "guard1", "reason": "courier"} and e.reasons == ["remote_open"]
+    with sessions() as s:  # a true override (it has its command) raises no unknown-person alert
+        assert s.scalars(select(Alert).where(Alert.entry_id == e.id)).all() == []
