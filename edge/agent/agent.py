@@ -124,8 +124,9 @@ class GateAgent:
     # ---- running
     def run(self, *, exit_when_drained: bool = False, drain_timeout_s: float | None = None) -> int:
         """Until stop() (or, with exit_when_drained, until a finite source ended and every event is acked)."""
-        self.capture = self._open_camera().start()
         self.link.start()
+        self._await_first_gallery()
+        self.capture = self._open_camera().start()
         ended = False
         try:
             while not self._stop.is_set():
@@ -156,6 +157,21 @@ class GateAgent:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _await_first_gallery(self) -> None:
+        if self.gallery_sync.version is not None or self.cfg.gallery.folder is not None:
+            return  # a cached or local gallery: decide from it at once
+        deadline = time.monotonic() + self.cfg.gallery.wait_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            try:
+                kind, item = self._inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self._inbox.put((kind, item))  # applied by the loop in order
+            if kind == "gallery":
+                return
+        log.warning("no gallery from the server within %.0f s: deciding with none (everyone unknown)",
+                    self.cfg.gallery.wait_s)
 
     def _ensure_pipeline(self, frame: Frame) -> GatePipeline:
         if self.pipeline is None:

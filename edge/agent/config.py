@@ -98,6 +98,9 @@ class CommandsSection(_Section):
 
 class GallerySection(_Section):
     folder: Path | None = None
+    # a gate with no gallery at all (first boot) waits this long for the server's before it
+    # decides: otherwise everyone would be "unknown" for the first seconds
+    wait_s: float = Field(15.0, ge=0, le=600)
 
 
 class GateConfig(BaseModel):
@@ -137,7 +140,7 @@ def parse_gate_config(data: Any, base_dir: Path | None = None) -> GateConfig:
         if not cfg.data_dir.is_absolute():
             fix["data_dir"] = base_dir / cfg.data_dir
         if cfg.gallery.folder is not None and not cfg.gallery.folder.is_absolute():
-            fix["gallery"] = GallerySection(folder=base_dir / cfg.gallery.folder)
+            fix["gallery"] = cfg.gallery.model_copy(update={"folder": base_dir / cfg.gallery.folder})
         source = cfg.camera.source
         if "://" not in source and not source.startswith(("/", "synthetic:")):
             fix["camera"] = cfg.camera.model_copy(update={"source": str(base_dir / source)})

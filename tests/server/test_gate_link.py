@@ -27,7 +27,7 @@ from menwei.cli import main
 from server.db.models import Alert, Entry, GateCommand
 from server.ingest.worker import IngestWorker
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the server side is tested on both
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,7 @@ def run_agent(agent: GateAgent, timeout: float = 120) -> int:
     return result["rc"]
 
 
+@sqlite_only
 def test_entries_reach_the_server_reconciled_and_the_door_follows(db_url, sessions, broker_url, uid, tmp_path,
                                                                    faces_dir, face, capsys):
     site, gate = f"s{uid}", f"g{uid}"
@@ -108,6 +109,7 @@ def _outbox_last_seq(config) -> int:
     return st.last_seq if st else 0
 
 
+@sqlite_only
 def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_url, sessions, uid, tmp_path,
                                                                           faces_dir):
     site, gate = f"s{uid}", f"g{uid}"
@@ -149,6 +151,7 @@ def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_u
     assert {e.resident_id for e in rows} <= set(RESIDENTS)
 
 
+@sqlite_only
 def test_a_stale_remote_open_is_refused_and_a_fresh_one_opens_with_its_override(db_url, sessions, broker_url, uid,
                                                                                  tmp_path, faces_dir, face):
     import paho.mqtt.client as paho
@@ -203,3 +206,163 @@ def test_a_stale_remote_open_is_refused_and_a_fresh_one_opens_with_its_override(
     assert e.override == {"operator": "guard1", "reason": "courier"} and e.reasons == ["remote_open"]
     with sessions() as s:  # a true override (it has its command) raises no unknown-person alert
         assert s.scalars(select(Alert).where(Alert.entry_id == e.id)).all() == []
+
+
+def _menwei(*args: str, stdin: str | None = None, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "menwei", *args], input=stdin, capture_output=True, text=True,
+                          env=env or AGENT_ENV, timeout=120)
+
+
+def test_the_whole_system_residents_enrolled_through_the_api_recognised_at_the_gate(broker_url, uid, tmp_path,
+                                                                                   faces_dir):
+    """`menwei server run` as the README starts it; residents and photos through the API; the gate
+    gets the compound's gallery over ctl/gallery + HTTP and its entries come back reconciled."""
+    import httpx
+
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    assert _menwei("server", "init", "--db", db, "--data-dir", str(tmp_path), "--admin", "root",
+                   stdin="correct horse battery\n").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**AGENT_ENV, "MENWEI_INGEST__CLIENT_ID": f"ingest-{uid}", "MENWEI_INGEST__SHARED_GROUP": f"g{uid}",
+           "MENWEI_INGEST__REMATCH": "false", "MENWEI_PUBLIC_URL": base}
+    server = subprocess.Popen([sys.executable, "-m", "menwei", "server", "run", "--db", db, "--data-dir",
+                               str(tmp_path), "--mqtt", broker_url, "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    site, gate = f"s{uid}", f"g{uid}"
+    ids = {name: f"{name}-{uid}" for name in RESIDENTS}
+    try:
+        assert "menwei server: API" in server.stdout.readline(), server.stderr.read()[-2000:]
+        with httpx.Client(base_url=base, timeout=30) as http:
+            tok = http.post("/api/v1/auth/token", data={"username": "root", "password": "correct horse battery"})
+            h = {"Authorization": f"Bearer {tok.json()['access_token']}"}
+            assert http.post("/api/v1/sites", json={"id": site, "name": "S"}, headers=h).status_code == 201
+            assert http.post("/api/v1/gates", json={"id": gate, "site_id": site, "direction": "in"},
+                             headers=h).status_code == 201
+            for name, rid in ids.items():
+                assert http.post("/api/v1/residents", json={"id": rid, "site_id": site, "name": name},
+                                 headers=h).status_code == 201
+                photo = sorted((faces_dir / "knn_examples" / "train" / name).iterdir())[0]
+                r = http.post(f"/api/v1/residents/{rid}/photos", files=[("file", (photo.name, photo.read_bytes()))],
+                              headers=h)
+                assert r.status_code == 201, r.text
+            published = http.post(f"/api/v1/sites/{site}/gallery/publish", headers=h).json()
+            video = walkup_video(tmp_path, faces_dir)
+            config = gate_file(tmp_path, site, gate, str(video), broker_url, faces_dir,
+                               gallery={"folder": None}, server={"url": base})
+            agent = _menwei("edge", "run", "--config", str(config), "--exit-when-drained")
+            assert agent.returncode == 0, agent.stderr[-2000:]
+            items = http.get(f"/api/v1/entries?site={site}&limit=50", headers=h).json()["items"]
+            info = http.get(f"/api/v1/gates/{gate}", headers=h).json()
+    finally:
+        server.terminate()
+        server.wait(20)
+        mqtt_clear = _menwei("edge", "status", "--config", str(tmp_path / "gate.yaml"), "--json")
+    assert sorted(i["resident_id"] for i in items) == sorted(ids.values())
+    assert all(i["decision"] == "granted" and i["matched_by"] == "gate" for i in items)
+    assert sorted(i["seq"] for i in items) == [1, 2, 3, 4, 5]
+    status = json.loads(mqtt_clear.stdout)
+    assert status["gallery_version"] == published["version"] and status["outbox"]["depth"] == 0
+    assert info["gallery_version"] == published["version"]  # what the gate reported on its status
+
+
+def _serve(files: dict[str, bytes]):
+    """A tiny HTTP server for gallery files (what the server's gallery route serves)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@sqlite_only
+def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url, sessions, broker_url, uid, tmp_path,
+                                                                          faces_dir, face):
+    import hashlib
+
+    import cv2
+    import numpy as np
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edge.face.service import build_folder_gallery
+    from menwei.wire import Channel, topic
+
+    site, gate = f"s{uid}", f"g{uid}"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cv2.imwrite(str(empty / "0.jpg"), np.full((360, 640, 3), 90, np.uint8))
+    small = tmp_path / "one"
+    (small / "obama").mkdir(parents=True)
+    (small / "obama" / "obama.jpg").write_bytes((faces_dir / "knn_examples/train/obama/obama.jpg").read_bytes())
+    served, _ = build_folder_gallery(face, faces_dir / "knn_examples" / "train")
+    served.version = 7
+    data = served.to_bytes()
+    http = _serve({"/g7": data})
+    base = f"http://127.0.0.1:{http.server_port}"
+    cfg = load_gate_config(gate_file(tmp_path, site, gate, str(empty), broker_url, faces_dir,
+                                     thermal={"sensor": "none"}, gallery={"folder": str(small)}))
+    agent = GateAgent(cfg, engine=face)
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    seen: dict[str, bytes] = {}
+    server = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"ctl-{uid}")
+    server.on_message = lambda _c, _u, m: seen.__setitem__(m.topic, m.payload)
+    server.connect("127.0.0.1", 1883)
+    server.loop_start()
+    server.subscribe(topic(site, gate, Channel.STATUS), qos=1)
+
+    def announce(channel, body: dict):
+        server.publish(topic(site, gate, channel), json.dumps(body).encode(), qos=1, retain=True).wait_for_publish(5)
+
+    def status() -> dict:
+        raw = seen.get(topic(site, gate, Channel.STATUS))
+        return json.loads(raw) if raw else {}
+
+    try:
+        assert wait_for(lambda: agent.link.stats.connected, timeout=20)
+        assert agent.gallery.identities == ["obama"]
+        announce(Channel.GALLERY, {"version": 7, "url": f"{base}/g7", "sha256": "0" * 64, "count": 5})
+        assert wait_for(lambda: agent.gallery_sync.last_error, timeout=10)
+        assert "checksum mismatch" in agent.gallery_sync.last_error
+        assert wait_for(lambda: "checksum" in (status().get("gallery_error") or ""), timeout=10)
+        assert agent.gallery.identities == ["obama"]  # the old one stays in use
+        announce(Channel.GALLERY, {"version": 7, "url": f"{base}/g7", "sha256": hashlib.sha256(data).hexdigest(),
+                                   "count": 5})
+        assert wait_for(lambda: agent.gallery.version == 7, timeout=10)
+        assert len(agent.gallery.identities) == 5
+        assert wait_for(lambda: status().get("gallery_version") == 7 and not status().get("gallery_error"), 10)
+
+        announce(Channel.CONFIG, {"version": 3, "config": {"policy": {"fever": "lukewarm"}}})
+        assert wait_for(lambda: agent.config_error, timeout=10)
+        assert "policy.fever" in agent.config_error and agent.config_version is None
+        assert wait_for(lambda: "policy.fever" in (status().get("config_error") or ""), timeout=10)
+        announce(Channel.CONFIG, {"version": 4, "config": {"door_open_ms": 1234, "policy": {"fever": "soft"}}})
+        assert wait_for(lambda: agent.config_version == 4, timeout=10)
+        assert agent.remote.door_open_ms == 1234 and agent.pipeline.decider.config.fever == "soft"
+        assert wait_for(lambda: status().get("config_version") == 4 and not status().get("config_error"), 10)
+    finally:
+        agent.stop()
+        runner.join(20)
+        for channel in (Channel.GALLERY, Channel.CONFIG):
+            server.publish(topic(site, gate, channel), b"", qos=1, retain=True).wait_for_publish(5)
+        server.loop_stop()
+        server.disconnect()
+        http.shutdown()
+    # back with no broker and no folder: the gate decides from the cached gallery and config
+    offline = load_gate_config(gate_file(tmp_path, site, gate, str(empty), f"mqtt://127.0.0.1:{free_port()}",
+                                         faces_dir, thermal={"sensor": "none"}, gallery={"folder": None}))
+    again = GateAgent(offline, engine=face)
+    assert again.gallery.version == 7 and len(again.gallery.identities) == 5
+    assert again.config_version == 4 and again.remote.door_open_ms == 1234
+    again.outbox.close()
