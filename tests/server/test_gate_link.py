@@ -24,6 +24,7 @@ from edge.agent.agent import GateAgent
 from edge.agent.config import load_gate_config
 from edge.face.engine import FaceEngine
 from menwei.cli import main
+from menwei.mqtt import BrokerUrl
 from server.db.models import Alert, Entry, GateCommand
 from server.ingest.worker import IngestWorker
 
@@ -175,7 +176,7 @@ def test_a_stale_remote_open_is_refused_and_a_fresh_one_opens_with_its_override(
     runner = threading.Thread(target=agent.run, daemon=True)
     runner.start()
     server = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cmd-{uid}")
-    server.connect("127.0.0.1", 1883)
+    server.connect(BrokerUrl.parse(broker_url).host, BrokerUrl.parse(broker_url).port)
     server.loop_start()
     try:
         assert worker.subscribed.wait(10)
@@ -206,6 +207,19 @@ def test_a_stale_remote_open_is_refused_and_a_fresh_one_opens_with_its_override(
     assert e.override == {"operator": "guard1", "reason": "courier"} and e.reasons == ["remote_open"]
     with sessions() as s:  # a true override (it has its command) raises no unknown-person alert
         assert s.scalars(select(Alert).where(Alert.entry_id == e.id)).all() == []
+
+
+def _clear_broker(broker_url: str, site: str, gate: str) -> None:
+    """What subprocesses left on the shared broker: retained messages and the gate's session."""
+    import paho.mqtt.publish as publish
+
+    from menwei.mqtt import BrokerUrl, end_session
+    from menwei.wire import Channel, gate_username, topic
+
+    b = BrokerUrl.parse(broker_url)
+    publish.multiple([{"topic": topic(site, gate, c), "payload": b"", "qos": 1, "retain": True}
+                      for c in (Channel.STATUS, Channel.GALLERY, Channel.CONFIG)], hostname=b.host, port=b.port)
+    end_session(broker_url, gate_username(gate))
 
 
 def _menwei(*args: str, stdin: str | None = None, env=None) -> subprocess.CompletedProcess:
@@ -257,6 +271,7 @@ def test_the_whole_system_residents_enrolled_through_the_api_recognised_at_the_g
     finally:
         server.terminate()
         server.wait(20)
+        _clear_broker(broker_url, site, gate)
         mqtt_clear = _menwei("edge", "status", "--config", str(tmp_path / "gate.yaml"), "--json")
     assert sorted(i["resident_id"] for i in items) == sorted(ids.values())
     assert all(i["decision"] == "granted" and i["matched_by"] == "gate" for i in items)
@@ -318,7 +333,7 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
     seen: dict[str, bytes] = {}
     server = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"ctl-{uid}")
     server.on_message = lambda _c, _u, m: seen.__setitem__(m.topic, m.payload)
-    server.connect("127.0.0.1", 1883)
+    server.connect(BrokerUrl.parse(broker_url).host, BrokerUrl.parse(broker_url).port)
     server.loop_start()
     server.subscribe(topic(site, gate, Channel.STATUS), qos=1)
 
