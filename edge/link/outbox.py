@@ -67,7 +67,8 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        # one transaction: a reader in another process sees no schema or all of it
+        self._db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
         self.path.chmod(0o600)  # face crops of passers-by: not for other accounts on the box
 
     # ---- writing
@@ -138,11 +139,15 @@ class Outbox:
 
 
 def read_stats(path: Path) -> OutboxStats | None:
-    """The outbox's figures from another process (`menwei edge status`), read-only; None if absent."""
+    """The outbox's figures from another process (`menwei edge status`), read-only; None if absent
+    or not created yet (the agent is starting)."""
     if not Path(path).exists():
         return None
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"events", "counters"} <= tables:
+            return None
         depth, oldest = db.execute("SELECT count(*), min(seq) FROM events").fetchone()
         counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
         return OutboxStats(counters["last_seq"], counters["acked_seq"], depth, oldest, 0)

@@ -37,6 +37,14 @@ def test_seqs_acks_and_file_mode(tmp_path):
     assert read_stats(tmp_path / "o.sqlite").last_seq == 7
 
 
+def test_status_reads_an_outbox_being_created_as_absent(tmp_path):
+    """`edge status` may look while the agent is starting: a file with no schema yet is 'no outbox'."""
+    import sqlite3
+    assert read_stats(tmp_path / "none.sqlite") is None
+    sqlite3.connect(tmp_path / "new.sqlite").execute("PRAGMA journal_mode=WAL").fetchall()
+    assert read_stats(tmp_path / "new.sqlite") is None
+
+
 def test_capacity_raises_and_loses_nothing(tmp_path):
     ob = Outbox(tmp_path / "o.sqlite", max_events=3)
     for _ in range(3):
