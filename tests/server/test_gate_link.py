@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from broker_kit import PrivateMosquitto, free_port
@@ -381,3 +382,80 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
     assert again.gallery.version == 7 and len(again.gallery.identities) == 5
     assert again.config_version == 4 and again.remote.door_open_ms == 1234
     again.outbox.close()
+
+
+@sqlite_only
+def test_a_full_outbox_keeps_the_door_shut_and_loses_nothing(db_url, sessions, uid, tmp_path, faces_dir, face):
+    from edge.agent.events import EventFactory
+    from edge.link.outbox import Outbox
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed_compound(sessions, site, gate)
+    video = walkup_video(tmp_path, faces_dir)
+    port = free_port()
+    broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
+    proxy = CutProxy(port)
+    proxy.cut()  # the gate is offline from the start
+    config = gate_file(tmp_path, site, gate, str(video), f"mqtt://127.0.0.1:{proxy.port}", faces_dir,
+                       outbox={"max_events": 10})
+    cfg = load_gate_config(config)
+    # eight events already wait (a long night offline)
+    ob = Outbox(cfg.data_dir / "outbox.sqlite", max_events=10)
+    factory = EventFactory(site, gate, "in", face.pack, None)
+    for _ in range(8):
+        ob.append(lambda seq: (lambda e: (str(e.event_id), e.to_json()))(
+            factory.remote_open(seq, "guard1", "night shift", 0)))
+    ob.close()
+    agent = GateAgent(cfg, engine=face)
+    runner = threading.Thread(target=lambda: agent.run(exit_when_drained=True, drain_timeout_s=120))
+    runner.start()
+    worker = IngestWorker(make_settings(db_url, f"mqtt://127.0.0.1:{port}", uid, [site]), sessions).start()
+    try:
+        assert wait_for(lambda: agent.counters.decisions == 5, timeout=60)
+        assert (agent.counters.events, agent.counters.outbox_full) == (2, 3)
+        assert len(agent.door.actuations) == 2  # no record, no opening: the three others stay outside
+        proxy.mend()  # back online: everything drains
+        runner.join(150)
+        assert not runner.is_alive()
+    finally:
+        agent.stop()
+        runner.join(10)
+        worker.stop()
+        proxy.close()
+        broker.stop()
+    assert_exactly_once(sessions, gate, 10)
+
+
+@sqlite_only
+def test_the_camera_unplugged_mid_run_is_reported_and_comes_back(db_url, sessions, broker_url, uid, tmp_path,
+                                                                faces_dir, face):
+    server_script = Path(__file__).parents[1] / "capture" / "mjpeg_server.py"
+    port = free_port()
+    photo = str(faces_dir / "knn_examples/test/obama1.jpg")
+
+    def camera():
+        p = subprocess.Popen([sys.executable, str(server_script), str(port), photo], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        return p
+
+    site, gate = f"s{uid}", f"g{uid}"
+    cam = camera()
+    cfg = load_gate_config(gate_file(tmp_path, site, gate, f"http://127.0.0.1:{port}/video", broker_url, faces_dir,
+                                     thermal={"sensor": "none"}, camera={"stall_timeout_s": 1.0}))
+    agent = GateAgent(cfg, engine=face)
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    try:
+        assert wait_for(lambda: agent.counters.frames > 5, timeout=30)
+        cam.kill()  # unplugged
+        cam.wait(5)
+        assert wait_for(lambda: agent.state()["camera"]["state"] in ("reconnecting", "stalled"), timeout=15)
+        frames = agent.counters.frames
+        cam = camera()  # plugged in again
+        assert wait_for(lambda: agent.state()["camera"]["state"] == "running" and agent.counters.frames > frames + 5,
+                        timeout=30)
+        assert agent.state()["camera"]["reconnects"] >= 1
+    finally:
+        agent.stop()
+        runner.join(20)
+        cam.kill()
