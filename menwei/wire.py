@@ -280,6 +280,9 @@ class Command(_Strict):
     operator: str = Field(min_length=1, max_length=128)
     reason: str | None = Field(default=None, max_length=512)
     issued_at: datetime
+    # set by the server (issued_at + its command_ttl_s): MQTT 3.1.1 has no message expiry, so the
+    # gate checks this too; None from an older server, then only the gate's own TTL applies
+    expires_at: datetime | None = None
 
 
 class Reason(StrEnum):

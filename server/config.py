@@ -104,6 +104,9 @@ class Settings(_Section):
     secret_key: SecretStr | None = Field(None, description="JWT signing key (at least 32 characters); "
                                          "default: generated file in data_dir")
     token_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    command_ttl_s: int = Field(30, ge=1, le=3600, description="how long a ctl/cmd (remote open, snapshot, "
+                               "reload) may wait for an offline gate: MQTT 5 message expiry and the "
+                               "command's expires_at")
     pack: str = Field("dlib-resnet", description="face model pack for enrolment and district re-match")
     sqlite_synchronous: str = Field("FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
     trusted_proxies: list[str] = Field(

@@ -25,7 +25,7 @@ def command_refusal(cmd: Command, ttl_s: float, now: datetime | None = None) -> 
         return f"expired: issued {age:.0f} s ago, the gate accepts commands for {ttl_s:.0f} s"
     if now - issued < -MAX_CLOCK_SKEW:
         return f"issued {-age:.0f} s in the future (clock skew or a forged time)"
-    expires = getattr(cmd, "expires_at", None)
+    expires = cmd.expires_at
     if expires is not None:
         expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
         if now > expires:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 from menwei.errors import MenweiError
 from menwei.wire import DELIVERY, Channel, topic
 
@@ -19,12 +23,16 @@ class BrokerUnavailable(MenweiError):
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None = None) -> None: ...
 
 
-def publish_channel(pub: Publisher, site_id: str, gate_id: str, channel: Channel, payload: bytes) -> None:
+def publish_channel(pub: Publisher, site_id: str, gate_id: str, channel: Channel, payload: bytes,
+                    expiry_s: int | None = None) -> None:
     qos, retain = DELIVERY[channel]
-    pub.publish(topic(site_id, gate_id, channel), payload, qos, retain)
+    if expiry_s is None:
+        pub.publish(topic(site_id, gate_id, channel), payload, qos, retain)
+    else:
+        pub.publish(topic(site_id, gate_id, channel), payload, qos, retain, expiry_s=expiry_s)
 
 
 class PahoPublisher:
@@ -35,11 +43,17 @@ class PahoPublisher:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
 
-    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None = None) -> None:
         if not self.client.is_connected():
             raise BrokerUnavailable("not connected to the MQTT broker; try again shortly")
+        props = None
+        # MQTT 5: the broker drops the message for a gate that stays offline past expiry_s; on 3.1.1
+        # there is no such property and the payload's expires_at (checked by the gate) is all there is
+        if expiry_s is not None and getattr(self.client, "protocol", None) == MQTTProtocolVersion.MQTTv5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = int(expiry_s)
         with self._lock:  # paho is thread-safe for publish, the lock only keeps ordering per process
-            info = self.client.publish(topic, payload, qos=qos, retain=retain)
+            info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         try:
             info.wait_for_publish(timeout=self.timeout_s)
         except (RuntimeError, ValueError) as exc:
@@ -55,5 +69,5 @@ class PahoPublisher:
 class NullPublisher:
     """For an API started without a broker: control messages are refused with a clear error."""
 
-    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None = None) -> None:
         raise BrokerUnavailable("this server runs without an MQTT broker; gate messages cannot be sent")

@@ -35,6 +35,8 @@ class ApiSettings(BaseModel):
     max_zip_ratio: float = Field(default=50.0, ge=1.0)
     # Debounce of gallery republishing: changes within this window go out as one version.
     gallery_debounce_s: float = Field(default=1.0, ge=0.0)
+    # How long a ctl/cmd may wait for an offline gate (MQTT 5 message expiry and expires_at).
+    command_ttl_s: int = Field(default=30, ge=1, le=3600)
     # Login throttling (server/api/throttle.py): failed attempts allowed per window, per account
     # and per client address, before answering 429 with Retry-After.
     login_failures_per_account: int = Field(default=5, ge=1)
@@ -53,6 +55,7 @@ class ApiSettings(BaseModel):
             token_ttl_minutes=cfg.token_minutes,
             public_url=(cfg.public_url or f"http://{cfg.listen}").rstrip("/"),
             pack=cfg.pack,
+            command_ttl_s=cfg.command_ttl_s,
         )
 
     def resolve_secret(self) -> str:

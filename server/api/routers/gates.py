@@ -6,7 +6,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -85,6 +85,7 @@ class CommandOut(BaseModel):
     operator: str
     reason: str | None
     issued_at: datetime
+    expires_at: datetime | None = None  # None: history row (the expiry is not stored)
 
 
 def _published(ctx: Ctx, site_ids: set[str]) -> dict[str, int]:
@@ -215,17 +216,20 @@ def send_command(gate_id: str, body: CommandIn, ctx: GatesCommand) -> CommandOut
         raise InvalidInput("a remote open needs a reason (it is logged with your name)")
     if not g.active:
         raise Conflict(f"gate {gate_id} is deactivated")
+    ttl_s = ctx.app.settings.command_ttl_s
+    issued = utcnow()
     cmd = Command(command_id=uuid.uuid4(), kind=body.kind, operator=ctx.who.username, reason=body.reason,
-                  issued_at=utcnow())
+                  issued_at=issued, expires_at=issued + timedelta(seconds=ttl_s))
     # recorded before sending: an open that reached the door but not the log would be the worse failure
     ctx.s.add(GateCommand(id=cmd.command_id, gate_id=g.id, kind=cmd.kind.value, operator=cmd.operator,
                           reason=cmd.reason, issued_at=cmd.issued_at, user_id=ctx.who.user_id))
     record(ctx.s, ctx.actor, "command", "gate", g.id, g.site_id,
            {"kind": cmd.kind.value, "reason": cmd.reason, "command_id": str(cmd.command_id)})
     ctx.s.commit()
-    publish_channel(ctx.app.publisher, g.site_id, g.id, Channel.CMD, cmd.model_dump_json().encode())
+    publish_channel(ctx.app.publisher, g.site_id, g.id, Channel.CMD, cmd.model_dump_json().encode(),
+                    expiry_s=ttl_s)
     return CommandOut(command_id=cmd.command_id, gate_id=g.id, kind=cmd.kind.value, operator=cmd.operator,
-                      reason=cmd.reason, issued_at=cmd.issued_at)
+                      reason=cmd.reason, issued_at=cmd.issued_at, expires_at=cmd.expires_at)
 
 
 @router.get("/gates/{gate_id}/commands", response_model=list[CommandOut])

@@ -7,6 +7,7 @@ import hashlib
 import json
 import queue
 import uuid
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -143,6 +144,9 @@ def test_remote_commands(api, uid, broker_url, setup):
         cmd = Command.model_validate_json(payload)
         assert not retained and cmd.kind == "open" and cmd.operator == "guard"
         assert cmd.reason == "delivery, resident called" and str(cmd.command_id) == r.json()["command_id"]
+        # the default command_ttl_s is 30 s; the API answer shows the same expiry the gate gets
+        assert (cmd.expires_at - cmd.issued_at).total_seconds() == 30
+        assert datetime.fromisoformat(r.json()["expires_at"]) == cmd.expires_at
         assert c.post(f"/api/v1/gates/{gate}/commands", json={"kind": "reload"}, headers=guard).status_code == 403
         assert c.post(f"/api/v1/gates/{gate}/commands", json={"kind": "reload"}, headers=pm).status_code == 202
         assert Command.model_validate_json(gate_sim.next()[1]).operator == "pm"
