@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from menwei.errors import MenweiError
+from menwei.mqtt import is_mqtt5
 from menwei.wire import DELIVERY, Channel, topic
 
 
@@ -29,10 +29,7 @@ class Publisher(Protocol):
 def publish_channel(pub: Publisher, site_id: str, gate_id: str, channel: Channel, payload: bytes,
                     expiry_s: int | None = None) -> None:
     qos, retain = DELIVERY[channel]
-    if expiry_s is None:
-        pub.publish(topic(site_id, gate_id, channel), payload, qos, retain)
-    else:
-        pub.publish(topic(site_id, gate_id, channel), payload, qos, retain, expiry_s=expiry_s)
+    pub.publish(topic(site_id, gate_id, channel), payload, qos, retain, expiry_s=expiry_s)
 
 
 class PahoPublisher:
@@ -49,7 +46,7 @@ class PahoPublisher:
         props = None
         # MQTT 5: the broker drops the message for a gate that stays offline past expiry_s; on 3.1.1
         # there is no such property and the payload's expires_at (checked by the gate) is all there is
-        if expiry_s is not None and getattr(self.client, "protocol", None) == MQTTProtocolVersion.MQTTv5:
+        if expiry_s is not None and is_mqtt5(self.client):
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = int(expiry_s)
         with self._lock:  # paho is thread-safe for publish, the lock only keeps ordering per process

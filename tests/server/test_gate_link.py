@@ -111,15 +111,20 @@ def _outbox_last_seq(config) -> int:
     return st.last_seq if st else 0
 
 
-@sqlite_only
-def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_url, sessions, uid, tmp_path,
-                                                                          faces_dir):
+def _walkup_behind_proxy(sessions, uid, tmp_path, faces_dir):
+    """A seeded compound, the walk-up video, and a private broker the gate reaches through a CutProxy."""
     site, gate = f"s{uid}", f"g{uid}"
     seed_compound(sessions, site, gate)
     video = walkup_video(tmp_path, faces_dir)
     port = free_port()
     broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
-    proxy = CutProxy(port)
+    return site, gate, video, port, broker, CutProxy(port)
+
+
+@sqlite_only
+def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_url, sessions, uid, tmp_path,
+                                                                          faces_dir):
+    site, gate, video, port, broker, proxy = _walkup_behind_proxy(sessions, uid, tmp_path, faces_dir)
     url = f"mqtt://127.0.0.1:{port}"
     # the gate talks through the proxy and replays the video at its own pace (about 17 s)
     config = gate_file(tmp_path, site, gate, str(video), f"mqtt://127.0.0.1:{proxy.port}", faces_dir,
@@ -389,12 +394,7 @@ def test_a_full_outbox_keeps_the_door_shut_and_loses_nothing(db_url, sessions, u
     from edge.agent.events import EventFactory
     from edge.link.outbox import Outbox
 
-    site, gate = f"s{uid}", f"g{uid}"
-    seed_compound(sessions, site, gate)
-    video = walkup_video(tmp_path, faces_dir)
-    port = free_port()
-    broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
-    proxy = CutProxy(port)
+    site, gate, video, port, broker, proxy = _walkup_behind_proxy(sessions, uid, tmp_path, faces_dir)
     proxy.cut()  # the gate is offline from the start
     config = gate_file(tmp_path, site, gate, str(video), f"mqtt://127.0.0.1:{proxy.port}", faces_dir,
                        outbox={"max_events": 10})
