@@ -83,6 +83,8 @@ class GateLink:
         self._client: mqtt.Client | None = None
         self._cursor = 0  # highest seq handed to the broker in this connection
         self._unconfirmed: dict[int, int] = {}  # mid -> seq
+        self._early: set[int] = set()  # mids confirmed while publish() had not yet returned
+        self._generation = 0  # bumped whenever sending restarts from the oldest unacked seq
         self._sent_at: dict[int, float] = {}  # seq -> first publish time (for ack latency)
         self._progress_t = time.monotonic()
         self._threads: list[threading.Thread] = []
@@ -189,17 +191,23 @@ class GateLink:
             self.stats.connected = False
             self.stats.last_error = f"disconnected: {reason}"
             self._unconfirmed.clear()
+            self._early.clear()
+            self._generation += 1
             self._cond.notify_all()
 
     def _restart_sending(self) -> None:
         """From the oldest unacked seq again (caller holds the condition)."""
         self._cursor = self.outbox.stats().acked_seq
         self._unconfirmed.clear()
+        self._early.clear()
+        self._generation += 1
         self._progress_t = time.monotonic()
         self.stats.resends += 1
 
     # ---- sending
     def _send_loop(self) -> None:
+        # paho calls on_publish holding its own message lock, and publish() takes that lock: so
+        # the link's condition is never held while calling into paho (that order deadlocked)
         while not self._stop.is_set():
             with self._cond:
                 client = self._client
@@ -216,21 +224,32 @@ class GateLink:
                 if not rows:
                     self._cond.wait(0.2)
                     continue
-                qos, retain = DELIVERY[Channel.ENTRY]
-                entry_topic = self._topic(Channel.ENTRY)
-                for seq, payload in rows:
-                    info = client.publish(entry_topic, payload, qos, retain)
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        break  # disconnected meanwhile: on_connect starts again from the oldest
+                generation = self._generation
+            self._send(client, rows, generation)
+
+    def _send(self, client: mqtt.Client, rows: list[tuple[int, bytes]], generation: int) -> None:
+        qos, retain = DELIVERY[Channel.ENTRY]
+        entry_topic = self._topic(Channel.ENTRY)
+        for seq, payload in rows:
+            info = client.publish(entry_topic, payload, qos, retain)
+            with self._cond:
+                if info.rc != mqtt.MQTT_ERR_SUCCESS or generation != self._generation:
+                    return  # disconnected or restarted meanwhile: sending starts again from the oldest
+                if info.mid in self._early:  # its PUBACK came before publish() returned
+                    self.stats.confirmed += 1
+                else:
                     self._unconfirmed[info.mid] = seq
-                    self._sent_at.setdefault(seq, time.monotonic())
-                    self._cursor = seq
-                    self.stats.published += 1
+                self._early.clear()  # any other mid there is a re-send paho made on its own
+                self._sent_at.setdefault(seq, time.monotonic())
+                self._cursor = seq
+                self.stats.published += 1
 
     def _on_publish(self, _c, _u, mid, _reason, _props) -> None:
         with self._cond:
             if self._unconfirmed.pop(mid, None) is not None:
                 self.stats.confirmed += 1
+            else:
+                self._early.add(mid)
             self._cond.notify_all()
 
     # ---- receiving

@@ -34,8 +34,10 @@ class PrivateMosquitto:
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text(conf + f"\npersistence false\nuser {getpass.getuser()}\n")
         self.ports = ports
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        # its log goes to a file: a pipe nobody reads fills up and then stalls the broker
+        self.log = directory / "mosquitto.log"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         for port in ports:
             while True:
@@ -44,7 +46,7 @@ class PrivateMosquitto:
                     break
                 except OSError:
                     if self.proc.poll() is not None or time.monotonic() > deadline:
-                        out = self.proc.stdout.read().decode(errors="replace")[:1000] if self.proc.stdout else ""
+                        out = self.log.read_text(errors="replace")[-1000:]
                         raise AssertionError(f"private mosquitto did not start: {out}") from None
                     time.sleep(0.05)
 

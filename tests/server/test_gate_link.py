@@ -91,17 +91,25 @@ def test_entries_reach_the_server_reconciled_and_the_door_follows(db_url, sessio
 AGENT_ENV = {**os.environ, "PYTHONPATH": os.getcwd()}
 
 
-def _agent_process(config) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "menwei", "edge", "run", "--config", str(config),
-                             "--exit-when-drained"], env=AGENT_ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def _logged(args: list[str], log: Path) -> subprocess.Popen:
+    """A child whose output goes to a file: a pipe nobody reads fills up and stalls the child."""
+    with log.open("a") as out:
+        return subprocess.Popen([sys.executable, *args], env=AGENT_ENV, stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
 
 
-def _worker_process(db_url: str, url: str, uid: str, site: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server.ingest", "--db", db_url, "--mqtt", url,
-                             "--client-id", f"ingest-{uid}", "--site", site, "--no-rematch",
-                             "--shared-group", f"g{uid}"], env=AGENT_ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _agent_process(config: Path) -> subprocess.Popen:
+    return _logged(["-m", "menwei", "edge", "run", "--config", str(config), "--exit-when-drained"],
+                   config.parent / "agent.log")
+
+
+def _worker_process(db_url: str, url: str, uid: str, site: str, log: Path) -> subprocess.Popen:
+    return _logged(["-m", "server.ingest", "--db", db_url, "--mqtt", url, "--client-id", f"ingest-{uid}",
+                    "--site", site, "--no-rematch", "--shared-group", f"g{uid}"], log)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no output)"
 
 
 def _outbox_last_seq(config) -> int:
@@ -129,7 +137,7 @@ def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_u
     # the gate talks through the proxy and replays the video at its own pace (about 17 s)
     config = gate_file(tmp_path, site, gate, str(video), f"mqtt://127.0.0.1:{proxy.port}", faces_dir,
                        camera={"realtime": True})
-    worker = _worker_process(db_url, url, uid, site)
+    worker = _worker_process(db_url, url, uid, site, tmp_path / "worker-1.log")
     agent = _agent_process(config)
     try:
         assert wait_for(lambda: _outbox_last_seq(config) >= 1, timeout=60), "no decision within 60 s"
@@ -139,12 +147,20 @@ def test_nothing_lost_or_doubled_through_crashes_restarts_and_a_cut_network(db_u
         assert wait_for(lambda: _outbox_last_seq(config) >= 3, timeout=60)
         worker.send_signal(signal.SIGKILL)  # the server's ingest worker dies
         worker.wait(10)
-        worker = _worker_process(db_url, url, uid, site)
+        worker_log = tmp_path / "worker-2.log"
+        worker = _worker_process(db_url, url, uid, site, worker_log)
+        # started against the old broker (a worker that finds no broker at start exits, by design):
+        # what follows tests its reconnect, not a race with its start-up
+        assert wait_for(lambda: "ready" in _tail(worker_log).splitlines(), timeout=60), _tail(worker_log)
         proxy.cut()  # the gate's network goes away for a while
         threading.Timer(2.0, proxy.mend).start()
         broker.stop()  # and the broker restarts (persistence off: its sessions are gone)
         broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\nallow_anonymous true", [port])
-        assert agent.wait(150) == 0, agent.stderr.read()[-2000:]
+        try:
+            rc = agent.wait(150)
+        except subprocess.TimeoutExpired:
+            rc = "still running after 150 s"
+        assert rc == 0, f"agent: {rc}\n{_tail(config.parent / 'agent.log')}\nworker:\n{_tail(worker_log)}"
     finally:
         for p in (agent, worker):
             if p.poll() is None:
