@@ -235,6 +235,7 @@ class GateStatus(BaseModel):
     agent_version: str | None = Field(default=None, max_length=64)
     gallery_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
     config_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
+    config_error: str | None = Field(default=None, max_length=300)  # why the last config was refused
     pack: str | None = Field(default=None, max_length=64)
     at: datetime | None = None
 

@@ -133,6 +133,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         auth,
         entries,
         gallery_files,
+        gate_config,
         gates,
         imports,
         registry,
@@ -140,7 +141,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         stats,
     )
 
-    for module in (auth, registry, residents, gates, entries, alerts, stats, audit_log, gallery_files, imports):
+    for module in (auth, registry, residents, gates, gate_config, entries, alerts, stats, audit_log, gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @app.get("/healthz", include_in_schema=False)

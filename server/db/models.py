@@ -256,6 +256,7 @@ class Gate(Base):
     agent_version: Mapped[str | None] = mapped_column(String(64))
     gallery_version: Mapped[int | None] = mapped_column(Integer)  # what the gate says it runs
     config_version: Mapped[int | None] = mapped_column(Integer)
+    config_error: Mapped[str | None] = mapped_column(String(300))  # why the gate refused a config
     pack: Mapped[str | None] = mapped_column(String(64))
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     telemetry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -263,6 +264,8 @@ class Gate(Base):
     # what the server wants the gate to run (published retained on ctl/config)
     desired_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     desired_config_version: Mapped[int] = mapped_column(Integer, default=0)
+    desired_config_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    desired_config_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -304,6 +307,7 @@ class GateCommand(Base):
     operator: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(String(512))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: sent before 0007
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
 

@@ -58,6 +58,7 @@ class HealthRecorder:
                 fields[name] = getattr(s, name)
         if s.state == "online":
             fields["last_seen_at"] = now
+            fields["config_error"] = s.config_error  # an online status says it, or that there is none
         session.execute(update(Gate).where(Gate.id == r.gate_id).values(**fields))
         if changed:
             session.execute(insert(DeviceHealth.__table__),

@@ -285,7 +285,9 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
         assert worker.subscribed.wait(5)
         box.connect(b.host, b.port, keepalive=5)
         box.loop_start()
+        refused = "config v3 refused: policy.fever: Input should be 'hard' or 'soft'"
         box.publish(status_topic, json.dumps({"state": "online", "agent_version": "0.1.0", "gallery_version": 4,
+                                              "config_version": 2, "config_error": refused,
                                               "pack": "dlib-resnet"}), qos=1, retain=True).wait_for_publish(5)
 
         def state():
@@ -299,6 +301,8 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
         with sessions() as s:
             g = s.get(Gate, gate)
             assert (g.gallery_version, g.agent_version) == (4, "0.1.0")
+            # the Will says nothing about the config: what the gate last reported stays
+            assert (g.config_version, g.config_error) == (2, refused)
             kinds = [a.kind.value for a in s.scalars(select(Alert).where(Alert.gate_id == gate))]
         assert kinds == ["gate_offline"]
     finally:

@@ -64,6 +64,7 @@ class GateOut(BaseModel):
     published_gallery_version: int | None = Field(description="the newest version the server published")
     gallery_current: bool | None
     config_version: int | None
+    config_error: str | None = Field(description="why the gate refused its last config (GET /gates/{id}/config)")
     telemetry: dict[str, Any] | None
     telemetry_at: datetime | None
     created_at: datetime
@@ -85,7 +86,8 @@ class CommandOut(BaseModel):
     operator: str
     reason: str | None
     issued_at: datetime
-    expires_at: datetime | None = None  # None: history row (the expiry is not stored)
+    expires_at: datetime | None = Field(description="the gate refuses it after this; null if sent before the "
+                                                    "server stored expiries")
 
 
 def _published(ctx: Ctx, site_ids: set[str]) -> dict[str, int]:
@@ -104,11 +106,12 @@ def _out(g: Gate, published: dict[str, int]) -> GateOut:
         last_seen_at=g.last_seen_at, status_at=g.status_at, agent_version=g.agent_version, pack=g.pack,
         gallery_version=g.gallery_version, published_gallery_version=pub,
         gallery_current=None if pub is None or g.gallery_version is None else g.gallery_version >= pub,
-        config_version=g.config_version, telemetry=g.last_telemetry, telemetry_at=g.telemetry_at,
+        config_version=g.config_version, config_error=g.config_error, telemetry=g.last_telemetry,
+        telemetry_at=g.telemetry_at,
         created_at=g.created_at)
 
 
-def _gate(ctx: Ctx, gate_id: str) -> Gate:
+def gate_in_scope(ctx: Ctx, gate_id: str) -> Gate:
     g = ctx.s.get(Gate, gate_id)
     if g is None or not ctx.who.sees(g.site_id):
         raise NotFound(f"gate {gate_id} not found")
@@ -161,13 +164,13 @@ def list_gates(ctx: GatesRead, site: str | None = None) -> list[GateOut]:
 
 @router.get("/gates/{gate_id}", response_model=GateOut)
 def get_gate(gate_id: str, ctx: GatesRead) -> GateOut:
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     return _out(g, _published(ctx, {g.site_id}))
 
 
 @router.patch("/gates/{gate_id}", response_model=GateOut)
 def patch_gate(gate_id: str, body: GatePatch, ctx: GatesWrite) -> GateOut:
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     changes = body.model_dump(exclude_unset=True)
     for k, v in changes.items():
         if v is not None:
@@ -180,7 +183,7 @@ def patch_gate(gate_id: str, body: GatePatch, ctx: GatesWrite) -> GateOut:
 @router.post("/gates/{gate_id}/credentials", response_model=MqttCredentials)
 def rotate_credentials(gate_id: str, ctx: GatesProvision) -> MqttCredentials:
     """A new MQTT password (the old one stops working once the broker's password file is rewritten)."""
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     password, g.mqtt_password_hash = _new_password()
     record(ctx.s, ctx.actor, "rotate_credentials", "gate", g.id, g.site_id)
     ctx.s.commit()
@@ -194,7 +197,7 @@ def rotate_credentials(gate_id: str, ctx: GatesProvision) -> MqttCredentials:
 
 @router.delete("/gates/{gate_id}", status_code=204)
 def delete_gate(gate_id: str, ctx: GatesWrite) -> Response:
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     if ctx.s.scalar(select(Entry.id).where(Entry.gate_id == g.id).limit(1)) is not None:
         raise Conflict(f"gate {gate_id} has logged entries; deactivate it (PATCH active=false) instead")
     site_id = g.site_id
@@ -203,13 +206,14 @@ def delete_gate(gate_id: str, ctx: GatesWrite) -> Response:
     ctx.s.commit()
     with contextlib.suppress(BrokerUnavailable):  # no broker: nothing retained to clear either
         ctx.app.gallery.clear_gate(site_id, gate_id)
+        publish_channel(ctx.app.publisher, site_id, gate_id, Channel.CONFIG, b"")  # its retained config too
     return Response(status_code=204)
 
 
 @router.post("/gates/{gate_id}/commands", response_model=CommandOut, status_code=202)
 def send_command(gate_id: str, body: CommandIn, ctx: GatesCommand) -> CommandOut:
     """Sent on ctl/cmd (QoS 1, not retained: a command must not replay when a gate reconnects)."""
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     if body.kind != CommandKind.OPEN and not ctx.who.can(Perm.GATES_COMMAND):
         raise Forbidden(f"role {ctx.who.role.value} may only send 'open'")
     if body.kind == CommandKind.OPEN and not (body.reason or "").strip():
@@ -222,7 +226,8 @@ def send_command(gate_id: str, body: CommandIn, ctx: GatesCommand) -> CommandOut
                   issued_at=issued, expires_at=issued + timedelta(seconds=ttl_s))
     # recorded before sending: an open that reached the door but not the log would be the worse failure
     ctx.s.add(GateCommand(id=cmd.command_id, gate_id=g.id, kind=cmd.kind.value, operator=cmd.operator,
-                          reason=cmd.reason, issued_at=cmd.issued_at, user_id=ctx.who.user_id))
+                          reason=cmd.reason, issued_at=cmd.issued_at, expires_at=cmd.expires_at,
+                          user_id=ctx.who.user_id))
     record(ctx.s, ctx.actor, "command", "gate", g.id, g.site_id,
            {"kind": cmd.kind.value, "reason": cmd.reason, "command_id": str(cmd.command_id)})
     ctx.s.commit()
@@ -234,11 +239,11 @@ def send_command(gate_id: str, body: CommandIn, ctx: GatesCommand) -> CommandOut
 
 @router.get("/gates/{gate_id}/commands", response_model=list[CommandOut])
 def list_commands(gate_id: str, ctx: GatesRead, limit: int = 50) -> list[CommandOut]:
-    g = _gate(ctx, gate_id)
+    g = gate_in_scope(ctx, gate_id)
     rows = ctx.s.scalars(select(GateCommand).where(GateCommand.gate_id == g.id)
                          .order_by(GateCommand.issued_at.desc()).limit(max(1, min(limit, 500)))).all()
     # the history names operators and their reasons (often a resident's flat): a read to audit
     record(ctx.s, ctx.actor, "read", "gate_command", None, g.site_id, {"gate_id": g.id, "count": len(rows)})
     ctx.s.commit()
     return [CommandOut(command_id=c.id, gate_id=c.gate_id, kind=c.kind, operator=c.operator, reason=c.reason,
-                       issued_at=c.issued_at) for c in rows]
+                       issued_at=c.issued_at, expires_at=c.expires_at) for c in rows]

@@ -150,6 +150,8 @@ def test_remote_commands(api, uid, broker_url, setup):
         assert c.post(f"/api/v1/gates/{gate}/commands", json={"kind": "reload"}, headers=guard).status_code == 403
         assert c.post(f"/api/v1/gates/{gate}/commands", json={"kind": "reload"}, headers=pm).status_code == 202
         assert Command.model_validate_json(gate_sim.next()[1]).operator == "pm"
+        history = {h["command_id"]: h for h in c.get(f"/api/v1/gates/{gate}/commands", headers=pm).json()}
+        assert datetime.fromisoformat(history[str(cmd.command_id)]["expires_at"]) == cmd.expires_at  # stored
     finally:
         gate_sim.close()
     with api.sessions() as s:
