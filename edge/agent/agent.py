@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edge.agent.config import GateConfig
 from edge.agent.events import EventFactory, face_crop_jpeg
+from edge.agent.host import box_temperatures, rss_mb
 from edge.agent.remote_config import RemoteConfigError, RemoteGateConfig, parse_remote_config
 from edge.agent.thermal import build_thermal
 from edge.capture.capture import Capture
@@ -323,6 +324,7 @@ class GateAgent:
         self.link.publish_telemetry({"fps": state["fps"], "outbox_depth": state["outbox"]["depth"],
                                      "latency_ms": state["latency_ms"], "camera": state["camera"]["state"],
                                      "thermal": state["thermal"], "door": state["door"],
+                                     "box_temperatures_c": box_temperatures(), "rss_mb": rss_mb(),
                                      "at": state["updated_at"]})
 
     def _shutdown(self) -> None:
