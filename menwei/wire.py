@@ -245,6 +245,8 @@ class Telemetry(BaseModel):
     fps: float | None = None
     latency_ms: dict[str, float] = Field(default_factory=dict)
     outbox_depth: int | None = None
+    outbox_near_full: bool | None = None  # >= 90 % of its capacity: the server raises outbox_full
+    outbox_refused: int | None = None  # decisions refused since the agent started (the door stayed shut)
     box_temperatures_c: dict[str, float] = Field(default_factory=dict)
     at: datetime | None = None
 

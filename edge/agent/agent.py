@@ -322,6 +322,8 @@ class GateAgent:
         state["fps"] = round(fps, 1)
         write_state(self.data_dir, state)
         self.link.publish_telemetry({"fps": state["fps"], "outbox_depth": state["outbox"]["depth"],
+                                     "outbox_near_full": state["outbox"]["near_full"],
+                                     "outbox_refused": self.counters.outbox_full,
                                      "latency_ms": state["latency_ms"], "camera": state["camera"]["state"],
                                      "thermal": state["thermal"], "door": state["door"],
                                      "box_temperatures_c": box_temperatures(), "rss_mb": rss_mb(),

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -92,6 +93,7 @@ class AlertKind(StrEnum):
     STATUS_FORBIDS = "status_forbids"
     DOUBLE_ENTRY = "double_entry"
     GATE_OFFLINE = "gate_offline"
+    OUTBOX_FULL = "outbox_full"  # the gate's outbox is >= 90 % full: soon it must keep the door shut
 
 
 class MatchedBy(StrEnum):
@@ -257,6 +259,8 @@ class Gate(Base):
     gallery_version: Mapped[int | None] = mapped_column(Integer)  # what the gate says it runs
     config_version: Mapped[int | None] = mapped_column(Integer)
     config_error: Mapped[str | None] = mapped_column(String(300))  # why the gate refused a config
+    # set while the gate reports a near-full outbox: one outbox_full alert per episode, not per telemetry
+    outbox_alarm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pack: Mapped[str | None] = mapped_column(String(64))
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     telemetry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

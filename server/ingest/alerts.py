@@ -38,6 +38,10 @@ def gate_offline_alert(session: Session, site_id: str, gate_id: str, status: dic
     insert_alerts(session, [_row(AlertKind.GATE_OFFLINE, site_id, gate_id, now, {"status": status})])
 
 
+def outbox_full_alert(session: Session, site_id: str, gate_id: str, telemetry: dict, now: datetime) -> None:
+    insert_alerts(session, [_row(AlertKind.OUTBOX_FULL, site_id, gate_id, now, {"telemetry": telemetry})])
+
+
 def unmatched_overrides(session: Session, events: Sequence[EntryEvent], window: timedelta) -> set[int]:
     """Indexes of events whose ``override`` no remote open accounts for.
 

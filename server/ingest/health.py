@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from menwei.wire import Channel
 from server.db.models import DeviceHealth, Gate
-from server.ingest.alerts import gate_offline_alert
+from server.ingest.alerts import gate_offline_alert, outbox_full_alert
 from server.ingest.outcome import BatchOutcome
 from server.ingest.validate import HealthReport
 
@@ -25,6 +25,7 @@ class HealthRecorder:
         out.health += 1
         if r.channel == Channel.TELEMETRY and r.telemetry is not None:
             self._telemetry(session, r, now)
+            self._outbox_alarm(session, r, out, now)
         elif r.status is not None:
             self._status(session, r, out, now)
 
@@ -37,6 +38,17 @@ class HealthRecorder:
             self._sampled[r.gate_id] = now
             session.execute(insert(DeviceHealth.__table__),
                             [{"gate_id": r.gate_id, "at": now, "kind": "telemetry", "state": None, "data": data}])
+
+    @staticmethod
+    def _outbox_alarm(session: Session, r: HealthReport, out: BatchOutcome, now: datetime) -> None:
+        """One alert when the gate's outbox passes 90 %, none again until it has drained below."""
+        near_full = bool(r.telemetry.outbox_near_full)
+        flipped = session.execute(update(Gate).where(Gate.id == r.gate_id, Gate.outbox_alarm.is_(not near_full))
+                                  .values(outbox_alarm=near_full)).rowcount
+        if flipped and near_full:
+            outbox_full_alert(session, r.site_id, r.gate_id, r.telemetry.model_dump(mode="json", exclude_none=True),
+                              now)
+            out.alerts += 1
 
     @staticmethod
     def _status(session: Session, r: HealthReport, out: BatchOutcome, now: datetime) -> None:

@@ -430,6 +430,7 @@ def test_a_full_outbox_keeps_the_door_shut_and_loses_nothing(db_url, sessions, u
         assert wait_for(lambda: agent.counters.decisions == 5, timeout=60)
         assert (agent.counters.events, agent.counters.outbox_full) == (2, 3)
         assert len(agent.door.actuations) == 2  # no record, no opening: the three others stay outside
+        assert agent.state()["outbox"]["near_full"] is True  # what its telemetry tells the server
         proxy.mend()  # back online: everything drains
         runner.join(150)
         assert not runner.is_alive()

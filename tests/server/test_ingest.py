@@ -19,6 +19,7 @@ from pathlib import Path
 from ingest_kit import GateSim, entry_topic, event, payload, seed, wait_for
 from sqlalchemy import func, select
 
+from menwei.mqtt import BrokerUrl
 from server.config import load_settings
 from server.db.models import Entry, GateSeq, QuarantinedMessage
 from server.ingest.worker import IngestWorker
@@ -314,6 +315,52 @@ def test_gate_last_will_raises_gate_offline(db_url, sessions, broker_url, uid):
         cleaner.publish(status_topic, b"", qos=1, retain=True).wait_for_publish(5)
         cleaner.disconnect()
         cleaner.loop_stop()
+
+
+def test_a_near_full_outbox_raises_one_alert_per_episode(db_url, sessions, broker_url, uid):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from server.db.models import Alert, Gate
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    worker = IngestWorker(make_settings(db_url, broker_url, uid, [site]), sessions).start()
+    b = BrokerUrl.parse(broker_url)
+    box = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"box-{uid}", protocol=mqtt.MQTTv5)
+
+    def alerts() -> list[Alert]:
+        with sessions() as s:
+            return list(s.scalars(select(Alert).where(Alert.gate_id == gate).order_by(Alert.id)))
+
+    try:
+        assert worker.subscribed.wait(5)
+        box.connect(b.host, b.port)
+        box.loop_start()
+        # depth 95/100 twice, drained, then full again and refusing: two episodes, two alerts
+        for depth, near_full, refused in ((95, True, 0), (96, True, 0), (3, False, 0), (100, True, 4)):
+            box.publish(f"menwei/v1/{site}/{gate}/telemetry", json.dumps(
+                {"fps": 12.0, "outbox_depth": depth, "outbox_near_full": near_full, "outbox_refused": refused}),
+                qos=1).wait_for_publish(5)
+            assert wait_for(lambda d=depth: _telemetry_depth(sessions, gate) == d)
+        got = alerts()
+        assert [a.kind.value for a in got] == ["outbox_full", "outbox_full"]
+        assert [a.detail["telemetry"]["outbox_depth"] for a in got] == [95, 100]
+        assert got[1].detail["telemetry"]["outbox_refused"] == 4
+        with sessions() as s:
+            assert s.get(Gate, gate).outbox_alarm is True
+    finally:
+        box.loop_stop()
+        box.disconnect()
+        worker.stop()
+
+
+def _telemetry_depth(sessions, gate: str) -> int | None:
+    from server.db.models import Gate
+
+    with sessions() as s:
+        t = s.get(Gate, gate).last_telemetry
+        return t.get("outbox_depth") if t else None
 
 
 def test_a_message_that_breaks_the_writer_is_quarantined_not_fatal(db_url, sessions, broker_url, uid, monkeypatch):
