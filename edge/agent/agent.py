@@ -175,16 +175,17 @@ class GateAgent:
                     self.cfg.gallery.wait_s)
 
     def _ensure_pipeline(self, frame: Frame) -> GatePipeline:
-        if self.pipeline is None:
+        if self.thermal is None:  # the first frame tells the sensor registration the frame size
             h, w = frame.image.shape[:2]
             self.thermal = build_thermal(self.cfg, (w, h))
             if self.thermal.supervisor is not None:
                 self.thermal.supervisor.start()
+            self.events = EventFactory(self.cfg.site, self.cfg.gate, self.cfg.direction, self.engine.pack,
+                                       self.thermal.method)
+        if self.pipeline is None:  # at the first frame, and after a config changed the pipeline's settings
             config = self.remote.pipeline.model_copy(update={"direction": self.cfg.direction})
             self.pipeline = GatePipeline(self.engine, self.gallery, thermal=self.thermal.reader,
                                          policy=self.remote.policy, config=config)
-            self.events = EventFactory(self.cfg.site, self.cfg.gate, self.cfg.direction, self.engine.pack,
-                                       self.thermal.method)
         return self.pipeline
 
     def _process(self, frame: Frame) -> None:
@@ -278,9 +279,12 @@ class GateAgent:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps({"version": msg.version, "config": msg.config}))
         os.replace(tmp, path)
-        self.remote, self.config_version, self.config_error = remote, msg.version, None
-        if self.pipeline is not None:
+        if self.pipeline is not None and remote.pipeline != self.remote.pipeline:
+            self._finish_stream()  # the people in view are decided under the settings they were tracked with
+            self.pipeline = None  # rebuilt with the new settings at the next frame
+        elif self.pipeline is not None:
             self.pipeline.reconfigure(policy=remote.policy)
+        self.remote, self.config_version, self.config_error = remote, msg.version, None
         self.link.republish_status()
 
     def _fetch_gallery(self, ann: GalleryAnnouncement) -> None:

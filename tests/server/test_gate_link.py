@@ -338,7 +338,9 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
     site, gate = f"s{uid}", f"g{uid}"
     empty = tmp_path / "empty"
     empty.mkdir()
-    cv2.imwrite(str(empty / "0.jpg"), np.full((360, 640, 3), 90, np.uint8))
+    cv2.imwrite(str(empty / "0000.jpg"), np.full((360, 640, 3), 90, np.uint8))
+    for i in range(1, 1500):  # a minute of an empty view at 25 fps (hard links: no disk)
+        os.link(empty / "0000.jpg", empty / f"{i:04d}.jpg")
     small = tmp_path / "one"
     (small / "obama").mkdir(parents=True)
     (small / "obama" / "obama.jpg").write_bytes((faces_dir / "knn_examples/train/obama/obama.jpg").read_bytes())
@@ -348,7 +350,8 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
     http = _serve({"/g7": data})
     base = f"http://127.0.0.1:{http.server_port}"
     cfg = load_gate_config(gate_file(tmp_path, site, gate, str(empty), broker_url, faces_dir,
-                                     thermal={"sensor": "none"}, gallery={"folder": str(small)}))
+                                     thermal={"sensor": "none"}, gallery={"folder": str(small)},
+                                     camera={"realtime": True}))
     agent = GateAgent(cfg, engine=face)
     runner = threading.Thread(target=agent.run, daemon=True)
     runner.start()
@@ -388,6 +391,14 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
         assert wait_for(lambda: agent.config_version == 4, timeout=10)
         assert agent.remote.door_open_ms == 1234 and agent.pipeline.decider.config.fever == "soft"
         assert wait_for(lambda: status().get("config_version") == 4 and not status().get("config_error"), 10)
+        first = agent.pipeline
+        announce(Channel.CONFIG, {"version": 5, "config": {"door_open_ms": 1234, "policy": {"fever": "soft"},
+                                                           "pipeline": {"timeout_s": 4.5, "unknown_votes": 3}}})
+        assert wait_for(lambda: agent.config_version == 5, timeout=10)
+        # the pipeline's own settings: a new pipeline from the next frame on, the policy kept
+        assert wait_for(lambda: agent.pipeline is not None and agent.pipeline is not first, timeout=10)
+        assert (agent.pipeline.config.timeout_s, agent.pipeline.config.unknown_votes) == (4.5, 3)
+        assert agent.pipeline.decider.config.fever == "soft"
     finally:
         agent.stop()
         runner.join(20)
@@ -401,7 +412,7 @@ def test_a_bad_gallery_or_config_is_refused_and_the_good_one_kept_offline(db_url
                                          faces_dir, thermal={"sensor": "none"}, gallery={"folder": None}))
     again = GateAgent(offline, engine=face)
     assert again.gallery.version == 7 and len(again.gallery.identities) == 5
-    assert again.config_version == 4 and again.remote.door_open_ms == 1234
+    assert again.config_version == 5 and again.remote.door_open_ms == 1234 and again.remote.pipeline.timeout_s == 4.5
     again.outbox.close()
 
 
