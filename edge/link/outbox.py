@@ -67,6 +67,9 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # an acked row's face crop is overwritten, not left in a free page: Debian's SQLite does
+        # this by default, other builds do not
+        self._db.execute("PRAGMA secure_delete=ON")
         # one transaction: a reader in another process sees no schema or all of it
         self._db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
         self.path.chmod(0o600)  # face crops of passers-by: not for other accounts on the box

@@ -113,3 +113,15 @@ def test_kill_at_any_moment_of_a_stream_of_writes(tmp_path):
         assert committed, "the writer never committed anything"
         seqs = _check_intact(tmp_path / "o.sqlite", committed)
         assert seqs[-1] - committed[-1] <= 1  # at most the one whose "done" was not printed yet
+
+
+def test_an_acked_face_crop_leaves_no_trace_in_the_file(tmp_path):
+    # deleted SQLite rows stay readable in free pages unless overwritten: a crop must really go
+    ob = Outbox(tmp_path / "o.sqlite")
+    crop = b"FACE-CROP-" + os.urandom(16).hex().encode() + os.urandom(6000).hex().encode()  # ~12 KB, as sent
+    ob.append(lambda seq: (f"ev-{seq}", b'{"face_jpeg": "' + crop + b'"}'))
+    ob.append(payload)  # a later event stays in the outbox
+    ob.ack(1)
+    ob.close()  # the last connection checkpoints the WAL into the database file
+    for f in tmp_path.iterdir():
+        assert crop[:42] not in f.read_bytes(), f.name
