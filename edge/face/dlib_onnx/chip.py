@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from edge.face.errors import FaceError
+from edge.face.geometry import similarity_transform
 
 # get_face_chip_details: where dlib's 5-point model's parts land in a padding-0 unit chip
 # (parts 0,1 = one eye's outer/inner corner, 2,3 = the other eye's, 4 = base of the nose).
@@ -30,29 +31,6 @@ _TEMPLATE_5 = np.array(
 
 # A drectangle is (left, top, right, bottom) with dlib's inclusive convention: width = r - l + 1.
 Rect = tuple[float, float, float, float]
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """find_similarity_transform (dlib/geometry/point_transforms.h): Umeyama's least squares.
-
-    Returns (M, t) with dst ≈ M @ src + t.
-    """
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    ds, dd = src - mu_s, dst - mu_d
-    sigma_s = (ds**2).sum(1).mean()
-    cov = dd.T @ ds / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    s = np.eye(2)
-    det_cov = np.linalg.det(cov)
-    if det_cov < 0 or (det_cov == 0 and np.linalg.det(u) * np.linalg.det(vt) < 0):
-        if d[1] < d[0]:
-            s[1, 1] = -1
-        else:
-            s[0, 0] = -1
-    r = u @ s @ vt
-    c = np.trace(np.diag(d) @ s) / sigma_s if sigma_s != 0 else 1.0
-    m = c * r
-    return m, mu_d - m @ mu_s
 
 
 def _area(r: Rect) -> float:
@@ -155,7 +133,9 @@ def face_chip(image_rgb: np.ndarray, landmarks5: np.ndarray, size: int = 150, pa
 
     # get_face_chip_details + chip_details(chip_points, img_points, dims)
     chip_pts = (padding + _TEMPLATE_5) / (2 * padding + 1) * size
-    m, t = _similarity(chip_pts, pts)
+    # find_similarity_transform (dlib/geometry/point_transforms.h) is Umeyama's least squares too
+    fit = similarity_transform(chip_pts, pts)
+    m, t = fit[:, :2], fit[:, 2]
     p = m @ np.array([1.0, 0.0])
     angle = math.atan2(p[1], p[0])
     scale = math.hypot(p[0], p[1])
