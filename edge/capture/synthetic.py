@@ -32,8 +32,8 @@ from edge.capture.source import (
     Pacer,
     SourceError,
 )
+from edge.vision.boxes import Box
 
-Box = tuple[int, int, int, int]
 BOXES_FILE = "face_boxes.json"  # hand-checked face boxes, in the folder of the photographs
 
 # face width as a fraction of the frame width (a 70 degree lens, a 15 cm face)

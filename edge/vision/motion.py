@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]  # x, y, w, h
+from edge.vision.boxes import Box
 
 
 class MotionDetector:
