@@ -21,9 +21,6 @@ class MotionDetector:
         self.min_area_frac = min_area_frac
         self._bg: np.ndarray | None = None
 
-    def reset(self) -> None:
-        self._bg = None
-
     def update(self, grey: np.ndarray) -> list[Box]:
         """Boxes of moving regions in `grey`'s pixels; the first frame counts as all motion."""
         H, W = grey.shape[:2]
