@@ -62,7 +62,7 @@ def _center(r: Rect) -> np.ndarray:
 
 
 def _pyramid_down(img: np.ndarray) -> np.ndarray:
-    """pyramid_down<2> on RGB (image_pyramid.h): separable [1 4 6 4 1]^2 filter, keep every 2nd
+    """pyramid_down<2> on a 3-channel image, each channel alike (image_pyramid.h): separable [1 4 6 4 1]^2 filter, keep every 2nd
     pixel starting at offset 2, output ((rows-3)/2, (cols-3)/2), integer sum / 256 (truncating)."""
     rows, cols = img.shape[:2]
     if rows <= 8 or cols <= 8:
@@ -117,16 +117,19 @@ def _basic_chip(img: np.ndarray, rect: Rect, size: int) -> np.ndarray:
     return out
 
 
-def face_chip(image_rgb: np.ndarray, landmarks5: np.ndarray, size: int = 150, padding: float = 0.25) -> np.ndarray:
+def face_chip(image: np.ndarray, landmarks5: np.ndarray, size: int = 150, padding: float = 0.25) -> np.ndarray:
     """dlib.get_face_chip(img, shape, size, padding) for a 5-point shape, without dlib.
 
-    image_rgb: HxWx3 uint8 RGB. landmarks5: (5,2) x,y in dlib's 5-point order. Returns size x size x 3
-    uint8 RGB. dlib's shape parts are integer pixels; pass those (as dlib.shape_predictor gives them)
-    to get dlib's chip exactly — sub-pixel landmarks work too but then there is no dlib twin to match.
+    image: HxWx3 uint8 in either channel order. Every channel is resampled alike, so the chip comes
+    back in the order it was given: the engine cuts from its BGR frames and flips the small chip to
+    the RGB dlib's network wants (packs/dlib_resnet.py); dlib itself is fed RGB. landmarks5: (5,2)
+    x,y in dlib's 5-point order. Returns size x size x 3 uint8. dlib's shape parts are integer
+    pixels; pass those (as dlib.shape_predictor gives them) to get dlib's chip exactly — sub-pixel
+    landmarks work too but then there is no dlib twin to match.
     """
-    img = np.ascontiguousarray(image_rgb)
+    img = np.ascontiguousarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise FaceError(f"face_chip wants an HxWx3 uint8 RGB image, got {img.dtype} {img.shape}")
+        raise FaceError(f"face_chip wants an HxWx3 uint8 image, got {img.dtype} {img.shape}")
     pts = np.asarray(landmarks5, dtype=np.float64)
     if pts.shape != (5, 2) or not np.isfinite(pts).all():
         raise FaceError(f"face_chip wants (5,2) finite landmarks, got shape {pts.shape}")
