@@ -107,8 +107,8 @@ def loop_detection(faces_dir: Path, width: int, height: int, config=None, frames
     """Mean ms per frame of the gate loop's detector on a walk-up scene at width x height."""
     from edge.capture.synthetic import WalkupScene, resident_walkers
     from edge.face.engine import FaceEngine
+    from edge.vision.boxes import iou
     from edge.vision.realtime import RealtimeConfig, RealtimeDetector
-    from edge.vision.tracks import iou
 
     engine = FaceEngine.load()
     visitors = resident_walkers(faces_dir)

@@ -224,6 +224,18 @@ def test_face_chip_matches_dlib_at_borders_scales_and_rotations(big_face, case):
         assert ours.max() == 0
 
 
+def test_face_chip_keeps_the_channel_order_it_is_given():
+    """The engine cuts from BGR frames and flips the chip: that must equal cutting from RGB."""
+    rng = np.random.default_rng(11)
+    bgr = rng.integers(0, 256, (400, 360, 3), dtype=np.uint8)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    # a tilted face about 120 px wide (dlib order: one eye's outer, inner corner, the other's, nose)
+    lm = np.array([[250.0, 160.0], [215.0, 163.0], [130.0, 170.0], [165.0, 168.0], [190.0, 230.0]])
+    from_bgr, from_rgb = face_chip(bgr, lm), face_chip(rgb, lm)
+    assert from_bgr.any()
+    np.testing.assert_array_equal(from_bgr[..., ::-1], from_rgb)
+
+
 def test_face_chip_rejects_bad_input():
     img = np.zeros((100, 100, 3), np.uint8)
     with pytest.raises(FaceError):

@@ -6,6 +6,13 @@ that change with time (walking up, standing still, or staying far away); sensor 
 every frame so motion detection meets what a real camera gives it. The face box in the photo is
 hand-checked (tests/data/faces/face_boxes.json, or given with the walker); a frame's truth box is
 that box moved by the same scale and translation as the pasted crop.
+
+Used now by: any source spec "synthetic:NAME" (open_source, so `menwei edge run` with a gate file
+whose camera is synthetic, and the gate tests in tests/server/gate_kit.py); `menwei bench gate`
+(edge/pipeline/bench.py; its default scene is "demo", a mixed run of residents, a stranger, a
+far face and a fever); the thermal simulator fed by a scene's truth (edge/agent/thermal.py,
+`menwei edge replay --truth`); the pipeline, capture and vision tests; edge/benchmark.py
+(WalkupScene). `make demo` does not use it: `menwei demo` identifies still photographs.
 """
 
 from __future__ import annotations
@@ -32,8 +39,8 @@ from edge.capture.source import (
     Pacer,
     SourceError,
 )
+from edge.vision.boxes import Box
 
-Box = tuple[int, int, int, int]
 BOXES_FILE = "face_boxes.json"  # hand-checked face boxes, in the folder of the photographs
 
 # face width as a fraction of the frame width (a 70 degree lens, a 15 cm face)

@@ -5,6 +5,7 @@ detect → 5 landmarks → align → quality → embed (batched) → match again
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -146,13 +147,19 @@ def _describe(face: Face, engine: FaceEngine) -> str:
             f"(min {lim.min_sharpness:.0f}), yaw {q.yaw:+.2f}, brightness {q.brightness:.0f}")
 
 
+# The runtime builder of each embedder family a manifest can name (its `embedder` field), as the
+# module that defines build_runtime(manifest, paths, **options). Imported on use: each family pulls
+# in its own heavy dependencies (dlib, onnxruntime graphs, OpenCV's FaceDetectorYN).
+RUNTIMES: dict[str, str] = {
+    "dlib-resnet-onnx": "edge.face.packs.dlib_resnet",
+    "arcface": "edge.face.packs.insightface",
+    "sface": "edge.face.packs.yunet_sface",
+}
+
+
 def _build_runtime(manifest: PackManifest, paths, options) -> PackRuntime:
-    if manifest.embedder == "dlib-resnet-onnx":
-        from edge.face.packs.dlib_resnet import build_runtime
-    elif manifest.embedder == "arcface":
-        from edge.face.packs.insightface import build_runtime
-    elif manifest.embedder == "sface":
-        from edge.face.packs.yunet_sface import build_runtime
-    else:
-        raise FaceError(f"pack {manifest.name!r}: unknown embedder {manifest.embedder!r}", code="bad_manifest")
-    return build_runtime(manifest, paths, **options)
+    module = RUNTIMES.get(manifest.embedder)
+    if module is None:
+        raise FaceError(f"pack {manifest.name!r}: unknown embedder {manifest.embedder!r} "
+                        f"(known: {', '.join(sorted(RUNTIMES))})", code="bad_manifest")
+    return importlib.import_module(module).build_runtime(manifest, paths, **options)

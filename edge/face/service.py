@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
 from edge.face import errors
 from edge.face.engine import FaceEngine
 from edge.face.errors import FaceError
@@ -94,8 +92,3 @@ def match_probes(engine: FaceEngine, gallery: Gallery, probes: Iterable[Path], *
             on_item()
     return {"pack": engine.pack, "threshold": threshold, "results": results}
 
-
-def score_matrix(engine: FaceEngine, gallery: Gallery, image: np.ndarray) -> np.ndarray:
-    """All faces' similarities against every gallery row (for calibration tools)."""
-    faces = [f for f in engine.analyse(image) if f.embedding is not None]
-    return gallery.scores(np.stack([f.embedding for f in faces])) if faces else np.zeros((0, len(gallery)))

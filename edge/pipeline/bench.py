@@ -30,7 +30,7 @@ def _percentiles(values: list[float]) -> dict:
 def _score(decisions, truth, enrolled: set[str]) -> dict:
     """People in the scene, decisions made, and decisions naming the person the scene says it was
     (matched to the true face by box overlap at the decided frame)."""
-    from edge.vision.tracks import iou
+    from edge.vision.boxes import iou
 
     labels = {f.label for faces in truth for f in faces}
     correct, per_label = 0, {}

@@ -17,7 +17,7 @@ from edge.face.types import Face
 from edge.modelpack.manifest import QualityLimits
 
 
-@dataclass
+@dataclass(eq=False)  # one sighting: compared by identity (its arrays have no single truth value)
 class GoodFace:
     face: Face
     chip: np.ndarray
@@ -62,7 +62,7 @@ class BestFrames:
         self.faces.append(good)
         self.faces.sort(key=lambda g: g.rank, reverse=True)
         del self.faces[self.k:]
-        return good in self.faces
+        return any(g is good for g in self.faces)
 
     def best_unembedded(self) -> GoodFace | None:
         """The best kept face that has not been embedded yet (None when all were)."""

@@ -11,7 +11,8 @@ from edge.face.types import Face
 from edge.pipeline.gating import BestFrames
 from edge.pipeline.types import FrameDetections, TrackDecision
 from edge.thermal.estimate import ThermalReading
-from edge.vision.tracks import Box, Tracker, iou
+from edge.vision.boxes import Box, iou
+from edge.vision.tracks import Tracker
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.face.packs.base import Detection
-from edge.vision.tracks import Box
+from edge.vision.boxes import Box
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -36,12 +35,6 @@ class ThermalSource(Protocol):
     def read(self, timeout: float = 1.0) -> ThermalFrame: ...
 
     def close(self) -> None: ...
-
-
-def frames(source: ThermalSource, timeout: float = 1.0) -> Iterator[ThermalFrame]:
-    """Iterate frames of an opened source until it fails (the supervisor handles recovery)."""
-    while True:
-        yield source.read(timeout)
 
 
 def find_video_device(usb_id: str, sysfs: Path = SYSFS_V4L) -> str | None:
@@ -67,12 +60,7 @@ def find_video_device(usb_id: str, sysfs: Path = SYSFS_V4L) -> str | None:
     return None
 
 
-class _Frames:
-    def frames(self, timeout: float = 1.0) -> Iterator[ThermalFrame]:
-        return frames(self, timeout)  # type: ignore[arg-type]
-
-
-class UvcSource(_Frames):
+class UvcSource:
     """A UVC thermal camera read raw through OpenCV/V4L2.
 
     A grabber thread blocks in ``VideoCapture.read``; ``read(timeout)`` waits on its queue, so a
@@ -152,7 +140,7 @@ class UvcSource(_Frames):
             cap.release()
 
 
-class Mlx90640Source(_Frames):
+class Mlx90640Source:
     """MLX90640 on /dev/i2c-N (or an MCP2221 bridge's bus). ``bus_factory`` opens the bus; by
     default smbus2.SMBus(N)."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -210,7 +211,17 @@ def _alpha_corr_r(p: Mlx90640Params) -> np.ndarray:
     return np.array([1 / (1 + ks[0] * 40), 1.0, a2, a2 * (1 + ks[2] * (ct[3] - ct[2]))])
 
 
-def _compensated(f: np.ndarray, p: Mlx90640Params, ta: float, vdd: float):
+class Compensation(NamedTuple):
+    """The terms of one subpage frame that do not depend on the object (datasheet 11.2.2.5-11.2.2.8)."""
+
+    gain: float  # Kgain = GAIN_EE / RAM gain word
+    pix_offset: np.ndarray  # 768: offset * (1 + Kta (Ta - 25)) * (1 + Kv (Vdd - 3.3)), subtracted from pix_gain
+    il_term: np.ndarray | float  # interleaved/chess correction (0 when read in the calibrated mode)
+    cp: float  # pix_OS_CP of the frame's subpage (TGC compensation pixel)
+    alpha_c: np.ndarray  # 768 alpha_comp: (alpha - TGC alpha_CP) (1 + KsTa (Ta - 25))
+
+
+def compensate(f: np.ndarray, p: Mlx90640Params, ta: float, vdd: float) -> Compensation:
     """Shared part of the forward and inverse calculation: gain, CP, per-pixel offset terms."""
     control, subpage = int(f[832]), int(f[833])
     gain = p.gain_ee / float(_s(f[_GAIN], 16))
@@ -227,7 +238,24 @@ def _compensated(f: np.ndarray, p: Mlx90640Params, ta: float, vdd: float):
     cp = cp1 if subpage else cp0
     alpha_cp = p.cp_alpha[1] if subpage else p.cp_alpha[0]
     alpha_c = (p.alpha - p.tgc * alpha_cp) * (1 + p.ks_ta * (ta - 25))
-    return gain, pix_offset, il_term, cp, alpha_c
+    return Compensation(gain, pix_offset, il_term, cp, alpha_c)
+
+
+def to_basic(ir, alpha_c, ta_tr: float, ks_to: float):
+    """To (°C) of the basic range 0..CT3 (datasheet 11.2.2.9): ir = V_IR compensated, alpha_c =
+    alpha compensated, ta_tr = Tr^4 - (Tr^4 - Ta^4)/emissivity in K^4, ks_to = KsTo of range 1."""
+    sx = ks_to * np.sqrt(np.sqrt(np.maximum(alpha_c**3 * (ir + alpha_c * ta_tr), 0.0)))
+    return np.sqrt(np.sqrt(np.maximum(ir / (alpha_c * (1 - ks_to * KELVIN) + sx) + ta_tr, 0.0))) - KELVIN
+
+
+def to_extended(to, ir, alpha_c, ta_tr: float, p: Mlx90640Params):
+    """To (°C) recomputed in the range the basic To falls in (datasheet 11.2.2.9.1, as Melexis'
+    library does for every pixel): the range's alpha correction and KsTo around its corner."""
+    ct = np.asarray(p.ct)
+    rng = np.clip(np.searchsorted(ct, to, side="right") - 1, 0, 3)
+    corr = _alpha_corr_r(p)[rng]
+    ks = np.asarray(p.ks_to)[rng]
+    return np.sqrt(np.sqrt(np.maximum(ir / (alpha_c * corr * (1 + ks * (to - ct[rng]))) + ta_tr, 0.0))) - KELVIN
 
 
 def calculate_to(frame, p: Mlx90640Params, emissivity: float = 1.0, tr: float | None = None,
@@ -244,19 +272,12 @@ def calculate_to(frame, p: Mlx90640Params, emissivity: float = 1.0, tr: float | 
     ta4 = (ta + KELVIN) ** 4
     tr4 = (tr + KELVIN) ** 4
     ta_tr = tr4 - (tr4 - ta4) / emissivity
-    gain, pix_offset, il_term, cp, alpha_c = _compensated(f, p, ta, vdd)
+    gain, pix_offset, il_term, cp, alpha_c = compensate(f, p, ta, vdd)
     mask = subpage_mask(int(f[832]), int(f[833]))
     ir = _s(f[:N_PIXELS], 16).astype(np.float64) * gain - pix_offset + il_term
     ir = (ir - p.tgc * cp) / emissivity
     ir, a = ir[mask], alpha_c[mask]
-    ks1 = p.ks_to[1]
-    sx = ks1 * np.sqrt(np.sqrt(np.maximum(a**3 * (ir + a * ta_tr), 0.0)))
-    to = np.sqrt(np.sqrt(np.maximum(ir / (a * (1 - ks1 * KELVIN) + sx) + ta_tr, 0.0))) - KELVIN
-    ct = np.asarray(p.ct)
-    rng = np.clip(np.searchsorted(ct, to, side="right") - 1, 0, 3)
-    corr = _alpha_corr_r(p)[rng]
-    ks = np.asarray(p.ks_to)[rng]
-    to = np.sqrt(np.sqrt(np.maximum(ir / (a * corr * (1 + ks * (to - ct[rng]))) + ta_tr, 0.0))) - KELVIN
+    to = to_extended(to_basic(ir, a, ta_tr, p.ks_to[1]), ir, a, ta_tr, p)
     if out is None:
         out = np.full(N_PIXELS, np.nan)
     out[mask] = to
@@ -394,7 +415,7 @@ def encode_subpage(p: Mlx90640Params, to_c: np.ndarray, ta_c: float, subpage: in
     cp_scale = (1 + p.cp_kta * (ta - 25)) * (1 + p.cp_kv * (vdd_act - 3.3))
     f[_CP_SP0] = int(round(p.cp_offset[0] * cp_scale)) & 0xFFFF
     f[_CP_SP1] = int(round(p.cp_offset[1] * cp_scale)) & 0xFFFF
-    gain, pix_offset, il_term, cp, alpha_c = _compensated(f, p, ta, vdd_act)
+    gain, pix_offset, il_term, cp, alpha_c = compensate(f, p, ta, vdd_act)
     ta_tr = (ta + KELVIN) ** 4  # emissivity 1
     to = np.asarray(to_c, dtype=np.float64).reshape(-1)
     ct = np.asarray(p.ct)

@@ -356,10 +356,6 @@ class SimSource:
     def read(self, timeout: float = 1.0) -> ThermalFrame:
         return decode_raw(self.profile, self.read_raw(timeout))
 
-    def frames(self, timeout: float = 1.0):
-        while True:
-            yield self.read(timeout)
-
 
 def with_faces(scene: Scene, *faces: SimFace) -> Scene:
     return replace(scene, faces=tuple(faces))

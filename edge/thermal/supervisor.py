@@ -79,7 +79,6 @@ class ThermalSupervisor:
         self._error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listeners: list[Callable[[ThermalFrame], None]] = []
 
     # ---- public
     def start(self) -> ThermalSupervisor:
@@ -99,9 +98,6 @@ class ThermalSupervisor:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def on_frame(self, fn: Callable[[ThermalFrame], None]) -> None:
-        self._listeners.append(fn)
-
     def latest(self) -> ThermalFrame | None:
         """The newest good frame if it is fresh and the source is healthy, else None."""
         with self._lock:
@@ -117,14 +113,6 @@ class ThermalSupervisor:
             if state == SourceState.OK and self._clock() - self._latest_t > self.stall_timeout:
                 state = SourceState.STALLED
             return SupervisorStatus(state, self._since, self._frames, self._reconnects, self._garbage, self._error)
-
-    def wait_for(self, state: SourceState, timeout: float) -> bool:
-        deadline = self._clock() + timeout
-        while self._clock() < deadline:
-            if self.status().state == state:
-                return True
-            time.sleep(0.01)
-        return False
 
     # ---- worker
     def _set_state(self, state: SourceState, error: str | None) -> None:
@@ -196,5 +184,3 @@ class ThermalSupervisor:
                 self._latest_t = self._clock()
                 self._frames += 1
             self._set_state(SourceState.OK, None)
-            for fn in self._listeners:
-                fn(frame)

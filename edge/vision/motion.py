@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]  # x, y, w, h
+from edge.vision.boxes import Box
 
 
 class MotionDetector:
@@ -20,9 +20,6 @@ class MotionDetector:
         self.learn_rate = learn_rate
         self.min_area_frac = min_area_frac
         self._bg: np.ndarray | None = None
-
-    def reset(self) -> None:
-        self._bg = None
 
     def update(self, grey: np.ndarray) -> list[Box]:
         """Boxes of moving regions in `grey`'s pixels; the first frame counts as all motion."""

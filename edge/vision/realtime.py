@@ -26,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.face.packs.base import Detection
 from edge.face.packs.dlib_resnet import HogDetector, to_grey
+from edge.vision.boxes import Box, iou
 from edge.vision.motion import MotionDetector
-from edge.vision.tracks import Box, Track, Tracker, iou
+from edge.vision.tracks import Track, Tracker
 
 HOG_WINDOW_PX = 80
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from packgraphs import build_embedder, build_scrfd, pool_project
 
-from edge.face.packs.align import ARCFACE_DST, norm_crop, umeyama_similarity
+from edge.face.geometry import similarity_transform
+from edge.face.packs.align import ARCFACE_DST, norm_crop
 from edge.face.packs.insightface import (
     OnnxEmbedder,
     ScrfdDetector,
@@ -133,13 +134,13 @@ def test_similarity_estimate_matches_skimage_and_recovers_a_known_transform():
             t = SimilarityTransform()
             t.estimate(src, ARCFACE_DST)
         # skimage normalises the points before solving: agreement to 1e-4 px, far below a pixel
-        np.testing.assert_allclose(umeyama_similarity(src, ARCFACE_DST), t.params[:2], atol=1e-4)
+        np.testing.assert_allclose(similarity_transform(src, ARCFACE_DST), t.params[:2], atol=1e-4)
     # exact similarity: rotate 30°, scale 2, shift (10, -5) → recovered exactly
     a = np.deg2rad(30)
     m = np.array([[2 * np.cos(a), -2 * np.sin(a), 10], [2 * np.sin(a), 2 * np.cos(a), -5]])
     src = ARCFACE_DST
     dst = src @ m[:, :2].T + m[:, 2]
-    np.testing.assert_allclose(umeyama_similarity(src, dst), m, atol=1e-9)
+    np.testing.assert_allclose(similarity_transform(src, dst), m, atol=1e-9)
 
 
 def test_norm_crop_matches_insightface(insightface_ref, faces_dir):

@@ -106,3 +106,30 @@ def test_yunet_sface_pack_end_to_end(tmp_path, monkeypatch):
     vecs = engine.runtime.embedder.embed(np.stack([engine.runtime.embedder.align(img, face.landmarks)] * 2))
     assert vecs.shape == (2, 128)
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_every_shipped_manifest_names_a_family_the_engine_can_build():
+    import importlib
+    from pathlib import Path
+
+    from edge.face.engine import RUNTIMES
+
+    shipped = {yaml.safe_load(p.read_text())["embedder"]
+               for p in (Path(__file__).resolve().parents[2] / "models").glob("*.yaml")}
+    assert shipped == {"dlib-resnet-onnx", "arcface", "sface"}  # models/*.yaml as committed
+    assert shipped <= set(RUNTIMES)
+    for family in shipped:
+        assert callable(importlib.import_module(RUNTIMES[family]).build_runtime), family
+
+
+def test_a_manifest_with_an_unknown_embedder_family_is_refused(tmp_path, monkeypatch):
+    det = build_yunet(tmp_path / "yunet.onnx", {s: [0.5, 0.5, 1.0, 1.0] for s in (8, 16, 32)},
+                      {s: [0.2, 0.3, 0.8, 0.3, 0.5, 0.5, 0.3, 0.8, 0.7, 0.8] for s in (8, 16, 32)})
+    emb, _ = build_embedder(tmp_path / "e.onnx", "data", "fc1", 128, 1, 4)
+    manifest = {**BASE, "detector": "yunet", "embedder": "nosuch", "embedding_dim": 128,
+                "input": {"size": [112, 112], "color": "rgb", "alignment": "sface-5pt"},
+                "licence": {"name": "MIT", "commercial_use": True}}
+    store = _install(tmp_path, monkeypatch, "tiny-nosuch", manifest, {"detector": det, "embedder": emb})
+    with pytest.raises(FaceError) as exc:
+        FaceEngine.load("tiny-nosuch", store=store)
+    assert exc.value.code == "bad_manifest" and "'nosuch'" in exc.value.message

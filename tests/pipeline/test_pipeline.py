@@ -18,7 +18,7 @@ from edge.pipeline.loop import GatePipeline
 from edge.pipeline.replay import replay
 from edge.pipeline.thermal_reading import ThermalReader
 from edge.pipeline.thermal_sim import TrueFace, TruthThermalFrames
-from edge.vision.tracks import iou
+from edge.vision.boxes import iou
 from menwei.wire import TemperatureStatus
 
 FEVER_THRESHOLD_C = 37.3  # the policy's default fever line

@@ -41,14 +41,27 @@ def test_temperatures_match_melexis_example_all_pixels(mlx_example):
     np.testing.assert_allclose(frame.celsius.reshape(-1), expected, atol=1e-3)
 
 
-def test_datasheet_worked_example_values():
-    """MLX90640 datasheet section 11.2 worked example: EEPROM 0x2410..0x243F as printed, every
-    pixel word 0x08A0, RAM words as printed (input words as transcribed in mlx9064x-rs).
+# ---- the datasheet's worked example (MLX90640 datasheet, section 11.2) ---------------------------
+# Input words as printed there (transcribed in the mlx9064x-rs project): EEPROM 0x2410..0x243F,
+# every pixel word 0x08A0, RAM words of pixel (12, 16), Ta, Vdd, gain and the CP pixels.
+# Printed intermediate values, as quoted from the datasheet by two other implementations
+# (mlx9064x-rs src/calculations.rs tests; the Java package ceri.serial.mlx90640, RamDataBehavior
+# "datasheet ===>" comments).
+DS_PIXEL = 11 * 32 + 15  # pixel (12, 16) in the datasheet's 1-based numbering; subpage 0 in chess mode
+DS_VDD = 3.319  # printed with 3 decimals
+DS_TA = 39.18440152
+DS_KGAIN = 1.01753546947234
+DS_PIX_GAIN = 619.679100908656
+DS_PIX_OS = 700.882495690866
+DS_PIX_OS_CP_SP0 = 21.6315865670509
+DS_VIR_COMPENSATED = 679.250909123826
+DS_ALPHA_COMP = 1.1876487360496e-7
+DS_TA_TR = 9516495632.56  # Tr^4 - (Tr^4 - Ta^4)/emissivity, emissivity 1
+DS_TO = 80.36
 
-    The corner temperatures CT3/CT4 = 160/320 °C are the datasheet's printed values (page 45).
-    The rest pins our outputs; kVdd -3168, Vdd25 -13056 and Ta 39.184 °C agree with the
-    datasheet's printed example as far as it could be consulted. The Melexis example data set
-    (test above) is the strict, all-pixel reference."""
+
+@pytest.fixture(scope="module")
+def datasheet():
     hdr = bytes.fromhex(
         "4210ffbb0202f202f2f2e2e2d1e1b1d1f10ff00fe0efe0efe1e1f3f2f404e504"
         "79a62f44ffdd221033332233ef019acceedc10ff2221333323330112eeffbbdd"
@@ -56,22 +69,71 @@ def test_datasheet_worked_example_values():
     ee = np.zeros(832, dtype=np.int64)
     ee[16:64] = np.frombuffer(hdr, ">u2")
     ee[64:] = 0x08A0
-    p = m.extract_parameters(ee)
+    f = np.zeros(834, dtype=np.int64)
+    f[:768] = 0x0261
+    f[[768, 776, 778, 800, 808, 810]] = [0x4BF2, 0xFFCA, 0x1881, 0x06AF, 0xFFC8, 0xCCC5]
+    f[832] = 0x1901  # chess mode, 18-bit resolution; f[833] = 0: subpage 0
+    return m.extract_parameters(ee), f
+
+
+def test_datasheet_worked_example_restored_parameters(datasheet):
+    """Section 11.1's restored values for this EEPROM, as the datasheet prints them."""
+    p, _ = datasheet
     assert (p.k_vdd, p.vdd25, p.v_ptat25, p.gain_ee) == (-3168, -13056, 12273, 6383)
     assert p.kv_ptat == pytest.approx(0.005371, abs=1e-6) and p.kt_ptat == pytest.approx(42.25)
     assert p.ks_ta == pytest.approx(-0.001953, abs=1e-6) and p.tgc == 1.0
     assert p.ct[2:] == (160.0, 320.0)
-    i = 11 * 32 + 15  # pixel (12, 16) in the datasheet's 1-based numbering
-    assert p.offset[i] == -75
-    assert p.alpha[i] == pytest.approx(1.262233e-7, rel=1e-6)
-    assert p.kta[i] == pytest.approx(0.005127, abs=1e-6) and p.kv[i] == 0.5
-    f = np.zeros(834, dtype=np.int64)
-    f[:768] = 0x0261
-    f[[768, 776, 778, 800, 808, 810]] = [0x4BF2, 0xFFCA, 0x1881, 0x06AF, 0xFFC8, 0xCCC5]
-    f[832] = 0x1901
+    assert p.offset[DS_PIXEL] == -75
+    assert p.alpha[DS_PIXEL] == pytest.approx(1.262233e-7, rel=1e-6)
+    assert p.kta[DS_PIXEL] == pytest.approx(0.005127, abs=1e-6) and p.kv[DS_PIXEL] == 0.5
+
+
+def test_datasheet_worked_example_intermediates(datasheet):
+    """Every intermediate of section 11.2 against the datasheet's printed value. The datasheet
+    carries Ta = 39.184 and Vdd = 3.319 rounded into the later steps, hence the tolerances of
+    alpha_comp and Ta_r (both ~1e-6 relative, from Ta's 2e-5 K)."""
+    p, f = datasheet
     vdd = m.get_vdd(f, p)
-    assert vdd == pytest.approx(3.3186, abs=1e-4)
-    assert m.get_ta(f, p) == pytest.approx(39.184, abs=1e-3)
+    ta = m.get_ta(f, p, vdd)
+    assert vdd == pytest.approx(DS_VDD, abs=5e-4)
+    assert ta == pytest.approx(DS_TA, abs=5e-5)
+    c = m.compensate(f, p, ta, vdd)
+    assert c.gain == pytest.approx(DS_KGAIN, rel=1e-12)
+    pix_gain = 609 * c.gain  # RAM word 0x0261 of pixel (12, 16)
+    assert pix_gain == pytest.approx(DS_PIX_GAIN, abs=1e-9)
+    assert pix_gain - c.pix_offset[DS_PIXEL] == pytest.approx(DS_PIX_OS, abs=1e-6)
+    assert c.alpha_c[DS_PIXEL] == pytest.approx(DS_ALPHA_COMP, rel=2e-6)
+    assert (ta + m.KELVIN) ** 4 == pytest.approx(DS_TA_TR, rel=1e-5)
+    # pix_OS_CP_SP0 by the datasheet's own formula on its own printed inputs, worked by hand:
+    # -54 * 1.01753546947234 - (-75) * (1 + 0.004577637 * (39.18440152 - 25)) * (1 + 0.5 * (3.319 - 3.3))
+    assert c.cp == pytest.approx(25.68, abs=0.02)
+
+
+def test_datasheet_to_formula_at_the_printed_intermediates():
+    """Section 11.2.2.9 from the datasheet's own V_IR, alpha_comp and Ta_r: its printed To."""
+    ks_to = -0.00080108642578125  # KsTo of this EEPROM (0x243D: -105 / 2^17)
+    assert float(m.to_basic(DS_VIR_COMPENSATED, DS_ALPHA_COMP, DS_TA_TR, ks_to)) == pytest.approx(DS_TO, abs=0.005)
+
+
+CP_REASON = ("the datasheet prints pix_OS_CP_SP0 = 21.6316, which does not follow from its own inputs "
+             "(its formula on them gives 25.68; ours 25.667, as another implementation gets), so our V_IR "
+             "is 4.03 lower and our To 0.21 °C lower. Our To also takes the extended-range step "
+             "(11.2.2.9.1, as Melexis' library does: +0.064 °C) that the printed 80.36 leaves out. The "
+             "768-pixel Melexis data set, which we match within 0.001 °C, is the reference.")
+
+
+@pytest.mark.xfail(strict=True, reason=CP_REASON)
+def test_datasheet_printed_cp_offset(datasheet):
+    p, f = datasheet
+    vdd = m.get_vdd(f, p)
+    assert m.compensate(f, p, m.get_ta(f, p, vdd), vdd).cp == pytest.approx(DS_PIX_OS_CP_SP0, abs=0.01)
+
+
+@pytest.mark.xfail(strict=True, reason=CP_REASON)
+def test_datasheet_printed_final_to(datasheet):
+    p, f = datasheet
+    to, _, _ = m.calculate_to(f, p)
+    assert to[DS_PIXEL] == pytest.approx(DS_TO, abs=0.01)
 
 
 def test_bad_pixel_is_interpolated_and_flagged(mlx_example):

@@ -9,9 +9,10 @@ import pytest
 
 from edge.capture.synthetic import RESIDENT_PHOTOS, WalkupScene, resident_walkers
 from edge.face.engine import FaceEngine
+from edge.vision.boxes import iou
 from edge.vision.motion import MotionDetector
 from edge.vision.realtime import RealtimeConfig, RealtimeDetector
-from edge.vision.tracks import Tracker, iou
+from edge.vision.tracks import Tracker
 
 
 @pytest.fixture(scope="module")

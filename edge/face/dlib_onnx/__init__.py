@@ -2,7 +2,7 @@
 an OpenCV reproduction of dlib's 150x150 face chip. dlib stays only for HOG detection and landmarks.
 
     build_onnx(dat_path, out_path, progress=None) -> sha256 hex
-    face_chip(image_rgb, landmarks5, size=150, padding=0.25) -> uint8 chip (RGB)
+    face_chip(image, landmarks5, size=150, padding=0.25) -> uint8 chip, in the channel order of `image`
 """
 
 from edge.face.dlib_onnx.chip import face_chip

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from edge.face.errors import FaceError
+from edge.face.geometry import similarity_transform
 
 # get_face_chip_details: where dlib's 5-point model's parts land in a padding-0 unit chip
 # (parts 0,1 = one eye's outer/inner corner, 2,3 = the other eye's, 4 = base of the nose).
@@ -30,29 +31,6 @@ _TEMPLATE_5 = np.array(
 
 # A drectangle is (left, top, right, bottom) with dlib's inclusive convention: width = r - l + 1.
 Rect = tuple[float, float, float, float]
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """find_similarity_transform (dlib/geometry/point_transforms.h): Umeyama's least squares.
-
-    Returns (M, t) with dst ≈ M @ src + t.
-    """
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    ds, dd = src - mu_s, dst - mu_d
-    sigma_s = (ds**2).sum(1).mean()
-    cov = dd.T @ ds / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    s = np.eye(2)
-    det_cov = np.linalg.det(cov)
-    if det_cov < 0 or (det_cov == 0 and np.linalg.det(u) * np.linalg.det(vt) < 0):
-        if d[1] < d[0]:
-            s[1, 1] = -1
-        else:
-            s[0, 0] = -1
-    r = u @ s @ vt
-    c = np.trace(np.diag(d) @ s) / sigma_s if sigma_s != 0 else 1.0
-    m = c * r
-    return m, mu_d - m @ mu_s
 
 
 def _area(r: Rect) -> float:
@@ -84,7 +62,7 @@ def _center(r: Rect) -> np.ndarray:
 
 
 def _pyramid_down(img: np.ndarray) -> np.ndarray:
-    """pyramid_down<2> on RGB (image_pyramid.h): separable [1 4 6 4 1]^2 filter, keep every 2nd
+    """pyramid_down<2> on a 3-channel image, each channel alike (image_pyramid.h): separable [1 4 6 4 1]^2 filter, keep every 2nd
     pixel starting at offset 2, output ((rows-3)/2, (cols-3)/2), integer sum / 256 (truncating)."""
     rows, cols = img.shape[:2]
     if rows <= 8 or cols <= 8:
@@ -139,23 +117,28 @@ def _basic_chip(img: np.ndarray, rect: Rect, size: int) -> np.ndarray:
     return out
 
 
-def face_chip(image_rgb: np.ndarray, landmarks5: np.ndarray, size: int = 150, padding: float = 0.25) -> np.ndarray:
+def face_chip(image: np.ndarray, landmarks5: np.ndarray, size: int = 150, padding: float = 0.25) -> np.ndarray:
     """dlib.get_face_chip(img, shape, size, padding) for a 5-point shape, without dlib.
 
-    image_rgb: HxWx3 uint8 RGB. landmarks5: (5,2) x,y in dlib's 5-point order. Returns size x size x 3
-    uint8 RGB. dlib's shape parts are integer pixels; pass those (as dlib.shape_predictor gives them)
-    to get dlib's chip exactly — sub-pixel landmarks work too but then there is no dlib twin to match.
+    image: HxWx3 uint8 in either channel order. Every channel is resampled alike, so the chip comes
+    back in the order it was given: the engine cuts from its BGR frames and flips the small chip to
+    the RGB dlib's network wants (packs/dlib_resnet.py); dlib itself is fed RGB. landmarks5: (5,2)
+    x,y in dlib's 5-point order. Returns size x size x 3 uint8. dlib's shape parts are integer
+    pixels; pass those (as dlib.shape_predictor gives them) to get dlib's chip exactly — sub-pixel
+    landmarks work too but then there is no dlib twin to match.
     """
-    img = np.ascontiguousarray(image_rgb)
+    img = np.ascontiguousarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise FaceError(f"face_chip wants an HxWx3 uint8 RGB image, got {img.dtype} {img.shape}")
+        raise FaceError(f"face_chip wants an HxWx3 uint8 image, got {img.dtype} {img.shape}")
     pts = np.asarray(landmarks5, dtype=np.float64)
     if pts.shape != (5, 2) or not np.isfinite(pts).all():
         raise FaceError(f"face_chip wants (5,2) finite landmarks, got shape {pts.shape}")
 
     # get_face_chip_details + chip_details(chip_points, img_points, dims)
     chip_pts = (padding + _TEMPLATE_5) / (2 * padding + 1) * size
-    m, t = _similarity(chip_pts, pts)
+    # find_similarity_transform (dlib/geometry/point_transforms.h) is Umeyama's least squares too
+    fit = similarity_transform(chip_pts, pts)
+    m, t = fit[:, :2], fit[:, 2]
     p = m @ np.array([1.0, 0.0])
     angle = math.atan2(p[1], p[0])
     scale = math.hypot(p[0], p[1])

@@ -3,7 +3,8 @@ ArcFace 112x112 template, and the warped chip.
 
 Both InsightFace (utils/face_align.norm_crop: skimage SimilarityTransform.estimate, i.e. Umeyama's
 least-squares similarity) and OpenCV (FaceRecognizerSF::alignCrop: the same Umeyama solution written
-out in C++) use this template and this estimate, so one implementation serves ArcFace and SFace.
+out in C++) use this template and this estimate (edge/face/geometry.py), so one implementation
+serves ArcFace and SFace.
 Landmark order: image-left eye, image-right eye, nose tip, image-left mouth corner, image-right one.
 """
 
@@ -12,42 +13,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge.face.geometry import similarity_transform
+
 ARCFACE_DST = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 )
-
-
-def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The 2x3 matrix of the least-squares similarity (rotation, uniform scale, translation) src → dst.
-
-    Umeyama (1991), "Least-squares estimation of transformation parameters between two point
-    patterns", with the reflection guard; what skimage.transform.SimilarityTransform.estimate does.
-    """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    n, dim = src.shape
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    src_d, dst_d = src - src_mean, dst - dst_mean
-    a = dst_d.T @ src_d / n
-    d = np.ones(dim)
-    if np.linalg.det(a) < 0:
-        d[dim - 1] = -1
-    u, s, vt = np.linalg.svd(a)
-    rank = np.linalg.matrix_rank(a)
-    if rank == 0:
-        raise ValueError("degenerate landmarks: all points coincide")
-    if rank == dim - 1 and np.linalg.det(u) * np.linalg.det(vt) <= 0:
-        # one degree of freedom is free: pick the proper rotation
-        d_ = d.copy()
-        d_[dim - 1] = -1
-        r = u @ np.diag(d_) @ vt
-    else:
-        r = u @ np.diag(d) @ vt
-    var_src = src_d.var(axis=0).sum()
-    scale = (s @ d) / var_src
-    t = dst_mean - scale * (r @ src_mean)
-    return np.hstack([scale * r, t[:, None]])
 
 
 def arcface_template(size: int = 112) -> np.ndarray:
@@ -58,7 +29,7 @@ def arcface_template(size: int = 112) -> np.ndarray:
 
 def estimate_norm(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
     lm = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    return umeyama_similarity(lm, arcface_template(size))
+    return similarity_transform(lm, arcface_template(size))
 
 
 def norm_crop(image: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
