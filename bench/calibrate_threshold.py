@@ -3,7 +3,7 @@
 Genuine pairs: two photos of the same person in --genuine DIR (DIR/<name>/*; default the
 enrolment photos, knn_examples/train: the tests use them as the gallery but never as probes).
 Impostor pairs: photos of different people there, and every face in --strangers DIR (default
-calibration/strangers: a photo no test uses) against every one of them. The probes and strangers
+tests/data/calibration/strangers: a photo no test uses) against every one of them. The probes and strangers
 the tests check (knn_examples/test, misc/, insightface/: Tom Hanks and the group photo t1.jpg are
 the tests' unknown people) are never used; tests/face/test_calibration_set.py keeps it so.
 Prints both distributions and the threshold halfway between the highest impostor and the lowest
@@ -24,7 +24,8 @@ from edge.face.image_io import iter_image_files
 
 FACES = Path(__file__).resolve().parents[1] / "tests/data/faces"
 GENUINE = FACES / "knn_examples/train"
-STRANGERS = FACES / "calibration/strangers"
+# outside faces/: everything there also calibrates the int8 network (quantize.py), which must not change
+STRANGERS = FACES.parent / "calibration/strangers"
 
 
 def calibration_photos(genuine: Path = GENUINE, strangers: Path = STRANGERS) -> tuple[list[tuple[str, Path]], list[Path]]:

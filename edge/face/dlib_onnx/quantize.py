@@ -87,7 +87,7 @@ def quantize_int8(fp32_path: Path, out_path: Path, chips: np.ndarray, progress: 
         pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True)
         data = q.read_bytes()
         with open(q, "rb+") as fh:
             os.fsync(fh.fileno())
