@@ -52,6 +52,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gate file")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(handler=_status)
+    _register_door(esub)
+
+
+def _register_door(esub) -> None:
+    door = esub.add_parser("door", help="check the door wiring before the gate goes live (relay, Wiegand)",
+                           description="Installer tools: switch the door relay once, or show the Wiegand frame "
+                           "the gate would send for a card.")
+    dsub = door.add_subparsers(dest="door_command", metavar="ACTION", required=True)
+    pulse = dsub.add_parser("pulse", help="close the relay, wait, open it again, and print what was sent",
+                            description="Sends the relay board's own commands (CH340/LCUS: A0 <channel> <on> <sum>) "
+                            "and prints each frame in hex. The lock should release for --ms milliseconds.")
+    pulse.add_argument("--driver", choices=("ch340",), required=True, help="the relay board")
+    pulse.add_argument("--port", required=True, help="its serial device, e.g. /dev/ttyUSB0")
+    pulse.add_argument("--channel", type=int, default=1, help="which relay of the board (1-4; default 1)")
+    pulse.add_argument("--ms", type=int, default=500, help="how long the relay stays closed (default 500)")
+    pulse.add_argument("--json", action="store_true", help="print the frames as JSON")
+    pulse.set_defaults(handler=_door_pulse)
+    wg = dsub.add_parser("wiegand", help="the Wiegand-26 frame for a facility code and card number",
+                         description="Prints the 26 bits (even parity, 8-bit facility, 16-bit card, odd parity) "
+                         "the gate would send to an access controller.")
+    wg.add_argument("--facility", type=int, required=True, help="facility (site) code, 0-255")
+    wg.add_argument("--card", type=int, required=True, help="card number, 0-65535")
+    wg.add_argument("--json", action="store_true", help='print {"bits", "facility", "card"}')
+    wg.set_defaults(handler=_door_wiegand)
+
+
+def _door_pulse(args) -> int:
+    import time
+
+    from edge.door.ch340 import Ch340Relay
+
+    if not 1 <= args.ms <= 60000:
+        raise _fail("--ms: must be 1..60000")
+    if not 1 <= args.channel <= 4:
+        raise _fail("--channel: must be 1..4")
+    relay = Ch340Relay(args.port, args.channel)
+    try:
+        sent = [("on", relay.set(True))]
+        time.sleep(args.ms / 1000)
+        sent.append(("off", relay.set(False)))
+    finally:
+        relay.close()
+    if args.json:
+        print(json.dumps({"port": args.port, "channel": args.channel, "ms": args.ms,
+                          "sent": [{"state": state, "hex": data.hex(" ")} for state, data in sent]}))
+    else:
+        for state, data in sent:
+            print(f"sent {data.hex(' ').upper()}  (relay {args.channel} {state})")
+    return 0
+
+
+def _door_wiegand(args) -> int:
+    from edge.door.wiegand import encode_26
+
+    try:
+        bits = encode_26(args.facility, args.card)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if args.json:
+        print(json.dumps({"bits": bits, "facility": args.facility, "card": args.card}))
+    else:
+        print(f"{bits}  (even parity {bits[0]}, facility {bits[1:9]}, card {bits[9:25]}, odd parity {bits[25]})")
+    return 0
 
 
 def _fail(message: str):

@@ -60,7 +60,7 @@ class GateAgent:
         self.data_dir = Path(cfg.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or FaceEngine.load()
-        self.door = door or open_door(cfg.door.driver)
+        self.door = door or open_door(cfg.door)
         self.outbox = Outbox(self.data_dir / "outbox.sqlite", max_events=cfg.outbox.max_events)
         self.counters = AgentCounters()
         self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.agent.remote_config import RemoteGateConfig, fields_error
 from edge.pipeline.types import PipelineConfig
@@ -64,8 +64,17 @@ class ThermalSection(BaseModel):
 
 
 class DoorSection(_Section):
-    driver: Literal["dry-run"] = "dry-run"
+    driver: Literal["dry-run", "ch340"] = "dry-run"
+    profile: str | None = Field(default=None, description="firmware_configs/doors/<name>.yaml (wiring, channel)")
+    port: str | None = Field(default=None, description="the relay board's serial port, e.g. /dev/ttyUSB0")
+    channel: int | None = Field(default=None, ge=1, le=4, description="which relay (default: the profile's, or 1)")
     open_ms: int = Field(3000, ge=100, le=60000)
+
+    @model_validator(mode="after")
+    def _port(self) -> DoorSection:
+        if self.driver == "ch340" and not self.port:
+            raise ValueError("driver ch340 needs `port` (the board's serial device, e.g. /dev/ttyUSB0)")
+        return self
 
 
 class MqttSection(_Section):

@@ -1,5 +1,5 @@
-"""The door as the agent drives it: open for N ms, and its state. Real drivers (relay boards, GPIO,
-Wiegand) come with the "Door and access control" issue; `dry-run` records what it would do."""
+"""The door as the agent drives it: open for N ms, and its state. `dry-run` records what it
+would do; `ch340` drives a USB relay board (edge/door/ch340.py) through edge/door/relay.py."""
 
 from __future__ import annotations
 
@@ -54,7 +54,14 @@ class DryRunDoor:
         pass
 
 
-def open_door(driver: str) -> Door:
-    if driver == "dry-run":
+def open_door(section) -> Door:
+    """The door a gate file's `door:` section names (edge/agent/config.py DoorSection)."""
+    if section.driver == "dry-run":
         return DryRunDoor()
-    raise ValueError(f"door driver {driver!r}: not available yet (known: dry-run)")
+    from edge.door.ch340 import Ch340Relay
+    from edge.door.profiles import load_door_profile
+    from edge.door.relay import RelayDoor
+
+    profile = load_door_profile(section.profile) if section.profile else None
+    channel = section.channel or (profile.channel if profile else 1)
+    return RelayDoor(Ch340Relay(section.port, channel), name=f"ch340:{section.port}#{channel}")

@@ -34,6 +34,8 @@ def test_the_issue_example_loads_exactly_as_written(tmp_path):
     ("thermal: {sensor: flir}", "thermal.sensor"),
     ("mqtt: {url: 'http://x'}", "mqtt.url"),
     ("door: {driver: dry-run, open_ms: 5}", "door.open_ms"),
+    ("door: {driver: ch340}", "door"),  # a relay board needs its serial port
+    ("door: {driver: ch340, port: /dev/ttyUSB0, channel: 9}", "door.channel"),
     ("policy: {fever: warm}", "policy.fever"),
     ("colour: blue", "colour"),
 ])
