@@ -129,18 +129,24 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
 
     from server.api.routers import (
         alerts,
+        areas,
         audit_log,
         auth,
+        buildings,
         entries,
         gallery_files,
         gates,
+        grids,
+        households,
         imports,
-        registry,
         residents,
+        sites,
         stats,
+        units,
     )
 
-    for module in (auth, registry, residents, gates, entries, alerts, stats, audit_log, gallery_files, imports):
+    registry = (areas, sites, buildings, units, households, grids)
+    for module in (auth, *registry, residents, gates, entries, alerts, stats, audit_log, gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
 
     @app.get("/healthz", include_in_schema=False)
