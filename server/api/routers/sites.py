@@ -98,4 +98,5 @@ def delete_site(site_id: str, ctx: SitesWrite):
     except IntegrityError:
         # entries keep their site (the entry log is a record); such a compound cannot vanish
         raise Conflict(f"site {site_id} has entries or other records and cannot be deleted") from None
+    ctx.app.republisher.cancel(site_id)  # a rebuild scheduled by an edit just before has nothing to publish
     return Response(status_code=204)
