@@ -1,6 +1,6 @@
 """What the registry's routers share: id and name fields, the body models of buildings, units and
-households, the scoped look-ups of a building, unit, household or grid, and the commit that turns a
-duplicate into a 409."""
+households, the scoped look-ups of a building, unit, household or grid, and the commit that tells a
+duplicate (409) from another broken constraint (422)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from server.api.bounds import ID_PATTERN, Int32, ref
 from server.api.deps import Ctx
-from server.api.errors import Int64, ref
+from server.api.errors import integrity_error
 from server.db.models import Building, Grid, Household, Site, Unit
-from server.registry.service import Conflict, NotFound
+from server.registry.service import NotFound
 
-ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+ID = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
 NAME = Field(min_length=1, max_length=200)
 
 
@@ -31,14 +32,14 @@ class RenameIn(BaseModel):
     grid_id: str | None = ref()  # buildings only
 
 
-def building(ctx: Ctx, building_id: Int64) -> Building:
+def building(ctx: Ctx, building_id: Int32) -> Building:
     b = ctx.s.get(Building, building_id)
     if b is None or not ctx.who.sees(b.site_id):
         raise NotFound(f"building {building_id} not found")
     return b
 
 
-def unit(ctx: Ctx, unit_id: Int64) -> tuple[Unit, Building]:
+def unit(ctx: Ctx, unit_id: Int32) -> tuple[Unit, Building]:
     u = ctx.s.get(Unit, unit_id)
     if u is None:
         raise NotFound(f"unit {unit_id} not found")
@@ -48,7 +49,7 @@ def unit(ctx: Ctx, unit_id: Int64) -> tuple[Unit, Building]:
     return u, b
 
 
-def household(ctx: Ctx, household_id: Int64) -> tuple[Household, Building]:
+def household(ctx: Ctx, household_id: Int32) -> tuple[Household, Building]:
     h = ctx.s.get(Household, household_id)
     if h is None:
         raise NotFound(f"household {household_id} not found")
@@ -73,8 +74,9 @@ def grid(ctx: Ctx, grid_id: str) -> Grid:
 
 
 def commit_unique(ctx: Ctx, what: str) -> None:
+    """Commit; a duplicate is a 409 naming `what`, any other constraint a 422 (server.api.errors)."""
     try:
         ctx.s.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         ctx.s.rollback()
-        raise Conflict(f"{what} already exists") from None
+        raise integrity_error(exc, what) from None

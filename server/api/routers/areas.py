@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from server.api.bounds import ref
 from server.api.deps import SitesRead, SitesWrite
-from server.api.errors import ref
 from server.api.routers._registry import ID, NAME, Out
 from server.audit import record
 from server.db.models import Community, Subdistrict

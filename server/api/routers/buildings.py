@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.errors import Int64
 from server.api.routers._registry import NamedIn, Out, RenameIn, building, commit_unique, grid
 from server.audit import record
 from server.db.models import Building, Site
@@ -43,7 +43,7 @@ def list_buildings(site_id: str, ctx: RegistryRead):
 
 
 @router.delete("/buildings/{building_id}", status_code=204)
-def delete_building(building_id: Int64, ctx: RegistryWrite):
+def delete_building(building_id: Int32, ctx: RegistryWrite):
     b = building(ctx, building_id)
     ctx.s.delete(b)
     record(ctx.s, ctx.actor, "delete", "building", building_id, b.site_id)
@@ -53,7 +53,7 @@ def delete_building(building_id: Int64, ctx: RegistryWrite):
 
 
 @router.patch("/buildings/{building_id}", response_model=BuildingOut)
-def patch_building(building_id: Int64, body: RenameIn, ctx: RegistryWrite):
+def patch_building(building_id: Int32, body: RenameIn, ctx: RegistryWrite):
     b = building(ctx, building_id)
     changes = body.model_dump(exclude_unset=True)
     if body.grid_id:

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from server.api.bounds import Int32, ref
 from server.api.deps import Forbidden, RegistryRead, RegistryWrite
-from server.api.errors import Int64, ref
 from server.api.routers._registry import ID, NAME, Out, grid, scoped_communities
 from server.audit import record
 from server.db.models import Community, Grid, GridWorker, User
@@ -31,7 +31,7 @@ class GridOut(Out):
 class WorkerIn(BaseModel):
     name: str = NAME
     phone: str | None = Field(default=None, max_length=64)
-    user_id: Int64 | None = None
+    user_id: Int32 | None = None
 
 
 class WorkerOut(Out):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
+from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.errors import Int64
 from server.api.routers._registry import NamedIn, Out, RenameIn, commit_unique, household, unit
 from server.audit import record
 from server.db.models import Household, Resident
@@ -22,7 +22,7 @@ class HouseholdOut(Out):
 
 
 @router.post("/units/{unit_id}/households", response_model=HouseholdOut, status_code=201)
-def add_household(unit_id: Int64, body: NamedIn, ctx: RegistryWrite):
+def add_household(unit_id: Int32, body: NamedIn, ctx: RegistryWrite):
     u, b = unit(ctx, unit_id)
     h = Household(unit_id=u.id, name=body.name)
     ctx.s.add(h)
@@ -32,7 +32,7 @@ def add_household(unit_id: Int64, body: NamedIn, ctx: RegistryWrite):
 
 
 @router.get("/units/{unit_id}/households", response_model=list[HouseholdOut])
-def list_households(unit_id: Int64, ctx: RegistryRead):
+def list_households(unit_id: Int32, ctx: RegistryRead):
     u, _ = unit(ctx, unit_id)
     rows = ctx.s.execute(
         select(Household, func.count(Resident.id)).outerjoin(Resident, Resident.household_id == Household.id)
@@ -41,7 +41,7 @@ def list_households(unit_id: Int64, ctx: RegistryRead):
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdOut)
-def patch_household(household_id: Int64, body: RenameIn, ctx: RegistryWrite):
+def patch_household(household_id: Int32, body: RenameIn, ctx: RegistryWrite):
     h, b = household(ctx, household_id)
     if body.name:
         h.name = body.name
@@ -52,7 +52,7 @@ def patch_household(household_id: Int64, body: RenameIn, ctx: RegistryWrite):
 
 
 @router.delete("/households/{household_id}", status_code=204)
-def delete_household(household_id: Int64, ctx: RegistryWrite):
+def delete_household(household_id: Int32, ctx: RegistryWrite):
     h, b = household(ctx, household_id)
     ctx.s.delete(h)
     record(ctx.s, ctx.actor, "delete", "household", household_id, b.site_id)

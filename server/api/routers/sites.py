@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from server.api.bounds import ref
 from server.api.deps import SitesRead, SitesWrite
-from server.api.errors import ref
 from server.api.routers._registry import ID, NAME, Out
 from server.audit import record
 from server.db.models import Community, Site

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.errors import Int64
 from server.api.routers._registry import NamedIn, Out, RenameIn, building, commit_unique, unit
 from server.audit import record
 from server.db.models import Unit
@@ -21,7 +21,7 @@ class UnitOut(Out):
 
 
 @router.post("/buildings/{building_id}/units", response_model=UnitOut, status_code=201)
-def add_unit(building_id: Int64, body: NamedIn, ctx: RegistryWrite):
+def add_unit(building_id: Int32, body: NamedIn, ctx: RegistryWrite):
     b = building(ctx, building_id)
     u = Unit(building_id=b.id, name=body.name)
     ctx.s.add(u)
@@ -31,13 +31,13 @@ def add_unit(building_id: Int64, body: NamedIn, ctx: RegistryWrite):
 
 
 @router.get("/buildings/{building_id}/units", response_model=list[UnitOut])
-def list_units(building_id: Int64, ctx: RegistryRead):
+def list_units(building_id: Int32, ctx: RegistryRead):
     b = building(ctx, building_id)
     return ctx.s.scalars(select(Unit).where(Unit.building_id == b.id).order_by(Unit.name)).all()
 
 
 @router.delete("/units/{unit_id}", status_code=204)
-def delete_unit(unit_id: Int64, ctx: RegistryWrite):
+def delete_unit(unit_id: Int32, ctx: RegistryWrite):
     u, b = unit(ctx, unit_id)
     ctx.s.delete(u)
     record(ctx.s, ctx.actor, "delete", "unit", unit_id, b.site_id)
@@ -47,7 +47,7 @@ def delete_unit(unit_id: Int64, ctx: RegistryWrite):
 
 
 @router.patch("/units/{unit_id}", response_model=UnitOut)
-def patch_unit(unit_id: Int64, body: RenameIn, ctx: RegistryWrite):
+def patch_unit(unit_id: Int32, body: RenameIn, ctx: RegistryWrite):
     u, b = unit(ctx, unit_id)
     if body.name:
         u.name = body.name
