@@ -7,47 +7,25 @@ in module globals.
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from edge.modelpack.manifest import load_manifest
 from menwei import __version__
-from menwei.errors import MenweiError
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
-from server.api.errors import ERROR_RESPONSES
+from server.api.errors import error_responses, install_handlers
 from server.api.limits import BodyLimitMiddleware
+from server.api.nul import refuse_nul
 from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
 from server.api.throttle import LoginThrottle, Rule
 from server.gallery.links import LinkSigner, gate_generations
 from server.gallery.publish import GalleryService, Republisher
 from server.registry.faces import EngineHolder
-
-log = logging.getLogger(__name__)
-
-# MenweiError code → HTTP status; anything else a MenweiError says is a 400.
-STATUS_OF_CODE = {
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "unknown_unit": 422,
-    "invalid_input": 422,
-    "weak_password": 422,
-    "bad_csv": 422,
-    "bad_cursor": 422,
-    "too_large": 413,
-    "too_many_attempts": 429,
-    "broker_unavailable": 503,
-}
 
 
 def create_app(settings, session_factory: sessionmaker[Session], *,
@@ -90,6 +68,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         description="Registry, entry log, alerts, gates and galleries of residential-compound entrances. "
         "Log in at /api/v1/auth/token (OAuth2 password form); every read of personal data is audited.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.menwei = state
 
@@ -103,46 +82,31 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     # outermost of the app's own middleware: bodies are bounded before routing, parsing and auth
     app.add_middleware(BodyLimitMiddleware, settings=settings, token_ok=token_ok)
 
-    @app.exception_handler(MenweiError)
-    async def _menwei_error(_req: Request, exc: MenweiError):
-        status = STATUS_OF_CODE.get(exc.code, 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers = {"Retry-After": str(int(retry_after))}
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status, headers=headers)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_req: Request, exc: IntegrityError):
-        # the handlers check references and duplicates first; this answers the race between two writers
-        log.info("integrity error answered as 409: %s", type(exc.orig).__name__)
-        return JSONResponse({"detail": "the change conflicts with existing records", "code": "conflict"},
-                            status_code=409)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError):
-        # one readable line plus the structured list; never echo input values (they may be personal)
-        errs = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        first = errs[0] if errs else {"loc": [], "msg": "invalid request"}
-        line = f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"
-        return JSONResponse({"detail": line, "code": "invalid_input", "errors": errs}, status_code=422)
+    install_handlers(app)
 
     from server.api.routers import (
         alerts,
+        areas,
         audit_log,
         auth,
+        buildings,
         entries,
         gallery_files,
         gate_config,
         gates,
+        grids,
+        households,
         imports,
-        registry,
         residents,
+        sites,
         stats,
+        units,
     )
 
-    for module in (auth, registry, residents, gates, gate_config, entries, alerts, stats, audit_log, gallery_files, imports):
-        app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    registry = (areas, sites, buildings, units, households, grids)
+    for module in (auth, *registry, residents, gates, gate_config, entries, alerts, stats, audit_log, gallery_files,
+                   imports):
+        app.include_router(module.router, prefix="/api/v1", responses=error_responses())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from menwei.errors import MenweiError
 from menwei.wire import Decision
-from server.api.errors import INT64_MAX, INT64_MIN
+from server.api.bounds import INT64_MAX, INT64_MIN
 from server.api.roles import Principal
 from server.db.models import Alert, Entry, Resident
 from server.registry.service import InvalidInput

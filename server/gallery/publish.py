@@ -20,14 +20,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from menwei.wire import Channel, GalleryAnnouncement
 from server.api.broker import BrokerUnavailable, Publisher, publish_channel
-from server.db.models import FacePhoto, GalleryVersion, Gate, Resident
+from server.db.constraints import Violation, violation_of
+from server.db.models import FacePhoto, GalleryVersion, Gate, Resident, Site
 from server.gallery.build import GalleryEntry, build_gallery
 from server.gallery.links import LinkSigner
-from server.registry.service import placement_of
+from server.registry.service import NotFound, placement_of
 
 log = logging.getLogger(__name__)
 
 KEEP_VERSIONS = 3  # older gallery files (embeddings) are deleted: keep only what gates may still fetch
+
+
+class SiteGone(NotFound):
+    """The compound was deleted before (or while) its gallery was built: nothing to publish."""
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,17 @@ class GalleryService:
             for attempt in range(3):
                 try:
                     return self._publish_once(site_id, force)
-                except IntegrityError:  # another process took the same version number
-                    if attempt == 2:
+                except IntegrityError as exc:
+                    if violation_of(exc) is Violation.FOREIGN_KEY:  # deleted between the check and the insert
+                        raise SiteGone(f"site {site_id} was deleted; its gallery is not published") from None
+                    if attempt == 2:  # otherwise another process took the same version number
                         raise
         raise AssertionError("unreachable")
 
     def _publish_once(self, site_id: str, force: bool) -> PublishedVersion:
         with self.sessions() as s, s.begin():
+            if s.get(Site, site_id) is None:
+                raise SiteGone(f"site {site_id} was deleted; its gallery is not published")
             entries = collect_entries(s, site_id, self.pack)
             prev = self.latest(s, site_id)
             dim = entries[0].embedding.shape[0] if entries else self._dim_of()
@@ -176,6 +185,12 @@ class Republisher:
             self._dirty.setdefault(site_id, time.monotonic())
             self._cond.notify_all()
 
+    def cancel(self, site_id: str) -> None:
+        """Drop a pending rebuild (the compound was deleted: there is nothing left to publish)."""
+        with self._cond:
+            self._dirty.pop(site_id, None)
+            self._cond.notify_all()
+
     def flush(self, timeout: float = 60.0) -> bool:
         """Publish everything pending now; True when nothing is left."""
         with self._cond:
@@ -213,6 +228,8 @@ class Republisher:
                         self.service.publish(site_id)
                     except BrokerUnavailable as exc:
                         log.warning("gallery for %s not announced: %s", site_id, exc.message)
+                    except SiteGone as exc:  # deleted after the change was marked: nothing to do
+                        log.info("%s", exc.message)
                     except Exception:  # keep the thread alive; the next change retries
                         log.exception("gallery publish for %s failed", site_id)
             finally:

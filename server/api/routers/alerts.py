@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
+from server.api.bounds import Int64
 from server.api.deps import AlertsAck, AlertsRead, Ctx
 from server.api.entries_query import as_utc, decode_cursor, encode_cursor
-from server.api.errors import Int64
 from server.api.roles import Principal
 from server.audit import record
 from server.db.models import Alert, AlertKind, Entry, Resident

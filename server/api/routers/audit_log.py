@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from server.api.bounds import Int64
 from server.api.deps import AuditRead
 from server.api.entries_query import as_utc
-from server.api.errors import Int64
 from server.audit import record
 from server.db.models import AuditLog
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.api.bounds import Int32
 from server.api.deps import Caller, Session_, Unauthorized, UsersWrite, app_state
 from server.api.roles import Role
 from server.api.security import hash_password, verify_dummy, verify_password
@@ -102,10 +103,11 @@ class UserOut(BaseModel):
 
 
 class UserPatch(BaseModel):
-    password: str | None = Field(default=None, min_length=8, max_length=72, repr=False)
-    role: Role | None = None
-    sites: list[str] | None = None
-    active: bool | None = None
+    # left out: unchanged; an explicit null is refused (full_name alone may be cleared)
+    password: str = Field(default=None, min_length=8, max_length=72, repr=False)
+    role: Role = None
+    sites: list[str] = None
+    active: bool = None
     full_name: str | None = Field(default=None, max_length=200)
 
 
@@ -157,7 +159,7 @@ def list_users(ctx: UsersWrite) -> list[UserOut]:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def patch_user(user_id: int, body: UserPatch, ctx: UsersWrite) -> UserOut:
+def patch_user(user_id: Int32, body: UserPatch, ctx: UsersWrite) -> UserOut:
     user = ctx.s.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")

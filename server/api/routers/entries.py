@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from menwei.wire import Decision
+from server.api.bounds import Int64
 from server.api.deps import Ctx, EntriesExport, EntriesRead
 from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
-from server.api.errors import Int64
 from server.api.roles import Principal
 from server.audit import record
 from server.db.models import Entry, Resident

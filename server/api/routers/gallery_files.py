@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from server.api.bounds import Int32
 from server.api.deps import Ctx, Forbidden, GatesRead, RegistryWrite, Session_, Unauthorized, app_state
-from server.api.errors import Int64
 from server.audit import Actor, record
 from server.db.models import GalleryVersion, Gate
 from server.registry.service import NotFound, get_site
@@ -37,7 +37,7 @@ class PublishOut(BaseModel):
 
 @router.get("/gallery/{site_id}/{version}", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def download(site_id: str, version: Int64, request: Request, s: Session_, gate: str = "", sig: str = "") -> Response:
+def download(site_id: str, version: Int32, request: Request, s: Session_, gate: str = "", sig: str = "") -> Response:
     """For gates: the link from their retained ctl/gallery announcement (see docs/API.md)."""
     state = app_state(request)
     g = s.get(Gate, gate) if gate else None

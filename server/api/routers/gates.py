@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from menwei.wire import Channel, Command, CommandKind, gate_root, gate_username
+from server.api.bounds import Int64
 from server.api.broker import BrokerUnavailable, publish_channel
 from server.api.deps import Ctx, Forbidden, GatesCommand, GatesProvision, GatesRead, GatesWrite
 from server.api.roles import Perm
@@ -38,9 +39,10 @@ class GateIn(BaseModel):
 
 
 class GatePatch(BaseModel):
+    # left out: unchanged; an explicit null is refused where the column needs a value
     name: str | None = Field(default=None, max_length=200)
-    direction: GateDirection | None = None
-    active: bool | None = None
+    direction: GateDirection = None
+    active: bool = None
 
 
 class MqttCredentials(BaseModel):
@@ -173,8 +175,7 @@ def patch_gate(gate_id: str, body: GatePatch, ctx: GatesWrite) -> GateOut:
     g = gate_in_scope(ctx, gate_id)
     changes = body.model_dump(exclude_unset=True)
     for k, v in changes.items():
-        if v is not None:
-            setattr(g, k, v)
+        setattr(g, k, v)
     record(ctx.s, ctx.actor, "update", "gate", g.id, g.site_id, {k: str(v) for k, v in changes.items()})
     ctx.s.commit()
     return _out(g, _published(ctx, {g.site_id}))
@@ -238,7 +239,7 @@ def send_command(gate_id: str, body: CommandIn, ctx: GatesCommand) -> CommandOut
 
 
 @router.get("/gates/{gate_id}/commands", response_model=list[CommandOut])
-def list_commands(gate_id: str, ctx: GatesRead, limit: int = 50) -> list[CommandOut]:
+def list_commands(gate_id: str, ctx: GatesRead, limit: Int64 = 50) -> list[CommandOut]:
     g = gate_in_scope(ctx, gate_id)
     rows = ctx.s.scalars(select(GateCommand).where(GateCommand.gate_id == g.id)
                          .order_by(GateCommand.issued_at.desc()).limit(max(1, min(limit, 500)))).all()

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, or_, select
 
 from edge.policy.schedule import parse_schedule
+from server.api.bounds import Int32, Int64
 from server.api.deps import Ctx, RegistryRead, RegistryWrite
-from server.api.errors import Int64
+from server.api.errors import ErrorBody
 from server.audit import record
 from server.db.models import FacePhoto, Resident, ResidentStatus, Site
 from server.registry.service import (
@@ -66,7 +67,7 @@ class ResidentIn(_Period):
     site_id: str
     name: str = Field(min_length=1, max_length=200)
     status: ResidentStatus = ResidentStatus.RESIDENT
-    household_id: Int64 | None = None
+    household_id: Int32 | None = None
     # or by names, as in the CSV import
     building: str | None = Field(default=None, max_length=64)
     unit: str | None = Field(default=None, max_length=64)
@@ -89,7 +90,7 @@ class ResidentPatch(_Period):
     # `name`/`status` default to None but are not nullable: left out = unchanged, null = refused
     name: str = Field(default=None, min_length=1, max_length=200)
     status: ResidentStatus = Field(default=None)
-    household_id: Int64 | None = None
+    household_id: Int32 | None = None
     phone: str | None = Field(default=None, max_length=32)
     notes: str | None = Field(default=None, max_length=2000)
 
@@ -181,7 +182,7 @@ def add_resident(body: ResidentIn, ctx: RegistryWrite) -> ResidentOut:
 
 @router.get("/residents", response_model=ResidentPage)
 def list_residents(ctx: RegistryRead, site: str | None = None, status: ResidentStatus | None = None,
-                   household_id: Int64 | None = None, q: str | None = None, limit: Int64 = 100,
+                   household_id: Int32 | None = None, q: str | None = None, limit: Int64 = 100,
                    offset: Int64 = 0) -> ResidentPage:
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
     query = select(Resident)
@@ -277,7 +278,8 @@ class PhotoOut(BaseModel):
 
 
 @router.post("/residents/{resident_id}/photos", response_model=PhotoUpload, status_code=201,
-             responses={422: {"model": PhotoUpload, "description": "no photo could be enrolled"}})
+             responses={422: {"model": PhotoUpload | ErrorBody,
+                              "description": "no photo could be enrolled (per-file results), or invalid input"}})
 def upload_photos(resident_id: str, file: Annotated[list[UploadFile], File(description="one or more photos")],
                   ctx: RegistryWrite):
     r = _resident(ctx, resident_id)
@@ -324,7 +326,7 @@ def list_photos(resident_id: str, ctx: RegistryRead) -> list[PhotoOut]:
 
 @router.get("/residents/{resident_id}/photos/{photo_id}", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
-def get_photo(resident_id: str, photo_id: Int64, ctx: RegistryRead) -> Response:
+def get_photo(resident_id: str, photo_id: Int32, ctx: RegistryRead) -> Response:
     r = _resident(ctx, resident_id)
     p = ctx.s.get(FacePhoto, photo_id)
     if p is None or p.resident_id != r.id or not p.crop_jpeg:
@@ -336,7 +338,7 @@ def get_photo(resident_id: str, photo_id: Int64, ctx: RegistryRead) -> Response:
 
 
 @router.delete("/residents/{resident_id}/photos/{photo_id}", status_code=204)
-def delete_photo(resident_id: str, photo_id: Int64, ctx: RegistryWrite) -> Response:
+def delete_photo(resident_id: str, photo_id: Int32, ctx: RegistryWrite) -> Response:
     r = _resident(ctx, resident_id)
     p = ctx.s.get(FacePhoto, photo_id)
     if p is None or p.resident_id != r.id:
