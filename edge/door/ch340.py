@@ -8,6 +8,7 @@ Their serial protocol, 9600 8N1, no reply: four bytes per command,
 
 from __future__ import annotations
 
+import termios
 import threading
 
 from menwei.errors import MenweiError
@@ -60,7 +61,7 @@ class Ch340Relay:
             try:
                 self._serial.write(data)
                 self._serial.flush()
-            except (OSError, ValueError) as exc:  # unplugged mid-run
+            except (OSError, ValueError, termios.error) as exc:  # unplugged mid-run (flush's tcdrain: termios)
                 raise RelayError(f"relay board on {self.port}: write failed: {exc}") from None
             self.sent.append(data)
         return data

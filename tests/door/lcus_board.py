@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 import tty
@@ -25,12 +26,17 @@ class LcusBoard:
         self.raw = bytearray()
         self.ignored = 0  # bytes that were not part of a valid command
         self._changed = threading.Condition()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         buf = bytearray()
-        while True:
+        while not self._stop.is_set():
+            # select with a timeout, so unplug() can stop this thread before the fd number is
+            # closed and handed to the next board (a read on a reused fd would steal its bytes)
+            if not select.select([self._master], [], [], 0.05)[0]:
+                continue
             try:
                 chunk = os.read(self._master, 64)
             except OSError:
@@ -58,6 +64,8 @@ class LcusBoard:
             return list(self.switches)
 
     def unplug(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
