@@ -1,7 +1,8 @@
 """`menwei demo`: the main job on embedded defaults.
 
-Until the gate loop and the server exist, the demo runs the face engine end to end: enrol the
-train folders of the shared test photographs, identify the test photos, print a table. Where
+It runs the face engine alone on still photographs: enrol the train folders of the test
+photographs, identify the test photos, print a table (the whole system, gate and server, in one
+command is the "Web UI" issue's `make demo`). Where
 that folder is absent it builds a small open-set demo from the images shipped in the installed
 insightface package (faces cut from a group photo, one left out as a stranger).
 """
