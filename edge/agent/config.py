@@ -64,16 +64,21 @@ class ThermalSection(BaseModel):
 
 
 class DoorSection(_Section):
-    driver: Literal["dry-run", "ch340"] = "dry-run"
+    driver: Literal["dry-run", "ch340", "gpio"] = "dry-run"
     profile: str | None = Field(default=None, description="firmware_configs/doors/<name>.yaml (wiring, channel)")
     port: str | None = Field(default=None, description="the relay board's serial port, e.g. /dev/ttyUSB0")
     channel: int | None = Field(default=None, ge=1, le=4, description="which relay (default: the profile's, or 1)")
+    chip: str = Field("/dev/gpiochip0", description="gpio: the GPIO chip")
+    line: int | None = Field(default=None, ge=0, le=1023, description="gpio: the relay's line on the chip")
+    active_low: bool = Field(False, description="gpio: the relay board switches on a low level")
     open_ms: int = Field(3000, ge=100, le=60000)
 
     @model_validator(mode="after")
     def _port(self) -> DoorSection:
         if self.driver == "ch340" and not self.port:
             raise ValueError("driver ch340 needs `port` (the board's serial device, e.g. /dev/ttyUSB0)")
+        if self.driver == "gpio" and self.line is None:
+            raise ValueError("driver gpio needs `line` (the relay's GPIO line, e.g. 17)")
         return self
 
 

@@ -1,5 +1,6 @@
 """The door as the agent drives it: open for N ms, and its state. `dry-run` records what it
-would do; `ch340` drives a USB relay board (edge/door/ch340.py) through edge/door/relay.py."""
+would do; `ch340` drives a USB relay board (edge/door/ch340.py) and `gpio` a relay on the box's
+own pins (edge/door/gpio.py), both through edge/door/relay.py."""
 
 from __future__ import annotations
 
@@ -58,9 +59,15 @@ def open_door(section) -> Door:
     """The door a gate file's `door:` section names (edge/agent/config.py DoorSection)."""
     if section.driver == "dry-run":
         return DryRunDoor()
+    from edge.door.relay import RelayDoor
+
+    if section.driver == "gpio":
+        from edge.door.gpio import GpioRelay, LineSpec
+
+        relay = GpioRelay(section.chip, LineSpec(section.line, active_low=section.active_low))
+        return RelayDoor(relay, name=f"gpio:{section.chip}#{section.line}")
     from edge.door.ch340 import Ch340Relay
     from edge.door.profiles import load_door_profile
-    from edge.door.relay import RelayDoor
 
     profile = load_door_profile(section.profile) if section.profile else None
     channel = section.channel or (profile.channel if profile else 1)

@@ -35,6 +35,7 @@ def test_the_issue_example_loads_exactly_as_written(tmp_path):
     ("mqtt: {url: 'http://x'}", "mqtt.url"),
     ("door: {driver: dry-run, open_ms: 5}", "door.open_ms"),
     ("door: {driver: ch340}", "door"),  # a relay board needs its serial port
+    ("door: {driver: gpio}", "door"),  # and a GPIO relay its line
     ("door: {driver: ch340, port: /dev/ttyUSB0, channel: 9}", "door.channel"),
     ("policy: {fever: warm}", "policy.fever"),
     ("colour: blue", "colour"),

@@ -1,0 +1,92 @@
+"""GPIO door I/O through gpiod's real API objects (LineSettings, Value), with a line request that
+records what the lines do instead of a chip (no /dev/gpiochip here)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from gpiod.line import Bias, Direction, Value
+
+from edge.door.gpio import GpioError, GpioInputs, GpioRelay, LineSpec, WiegandOutput
+from edge.door.wiegand import decode_26, encode_26
+
+
+class RecordedLines:
+    """gpiod.request_lines' stand-in: keeps the settings asked for and every value written."""
+
+    def __init__(self, inputs: dict[int, Value] | None = None):
+        self.config = {}
+        self.writes: list[tuple[int, int, Value]] = []  # (perf_counter_ns, offset, value)
+        self.inputs = inputs or {}
+        self.released = False
+
+    def __call__(self, chip, config, consumer):
+        assert chip == "/dev/gpiochip0" and consumer == "menwei"
+        self.config = config
+        return self
+
+    def set_value(self, offset, value):
+        assert self.config[offset].direction == Direction.OUTPUT
+        self.writes.append((time.perf_counter_ns(), offset, value))
+
+    def get_value(self, offset):
+        assert self.config[offset].direction == Direction.INPUT
+        return self.inputs[offset]
+
+    def release(self):
+        self.released = True
+
+
+def test_relay_line_settings_and_values():
+    lines = RecordedLines()
+    relay = GpioRelay("/dev/gpiochip0", LineSpec(17, active_low=True), request_lines=lines)
+    s = lines.config[17]
+    assert (s.direction, s.active_low, s.output_value) == (Direction.OUTPUT, True, Value.INACTIVE)  # locked at start
+    relay.set(True)
+    relay.set(False)
+    assert [(o, v) for _, o, v in lines.writes] == [(17, Value.ACTIVE), (17, Value.INACTIVE)]
+    relay.close()
+    assert lines.released
+
+
+def test_inputs_read_as_active_with_their_polarity_and_pulls():
+    # exit button to ground with a pull-up (active low) is pressed; the door contact is closed;
+    # the fire contact is not wired
+    lines = RecordedLines({22: Value.ACTIVE, 27: Value.INACTIVE})
+    inputs = GpioInputs("/dev/gpiochip0", exit_button=LineSpec(22, active_low=True, pull="up"),
+                        door_contact=LineSpec(27, pull="down"), request_lines=lines)
+    assert lines.config[22].bias == Bias.PULL_UP and lines.config[22].active_low
+    assert lines.config[27].bias == Bias.PULL_DOWN
+    st = inputs.read()
+    assert (st.exit_pressed, st.door_open, st.fire_alarm) == (True, False, None)
+
+
+def test_wiegand_frame_on_the_lines_decodes_back_with_its_timing():
+    lines = RecordedLines()
+    clock_reads: list[int] = []
+
+    def clock() -> int:
+        clock_reads.append(time.perf_counter_ns())
+        return clock_reads[-1]
+
+    out = WiegandOutput("/dev/gpiochip0", LineSpec(5), LineSpec(6), pulse_us=100, interval_us=1000,
+                        request_lines=lines, clock_ns=clock)
+    out.send(encode_26(18, 52651))
+    t0 = clock_reads[0]
+    pulses = [(t, o) for t, o, v in lines.writes if v == Value.ACTIVE]
+    releases = [t for t, _o, v in lines.writes if v == Value.INACTIVE]
+    assert len(pulses) == 26 == len(releases)
+    # what a controller reads: a pulse on D1 (line 6) is a 1, on D0 (line 5) a 0
+    bits = "".join("1" if o == 6 else "0" for _, o in pulses)
+    assert decode_26(bits) == (18, 52651)
+    # bit i is never pulled before t0 + i x 1000 us, and every pulse lasts at least 100 us (a
+    # controller drops pulses that come too fast or too short; late ones it tolerates)
+    assert all(t - t0 >= i * 1_000_000 for i, (t, _) in enumerate(pulses))
+    assert all(r - t >= 100_000 for (t, _), r in zip(pulses, releases, strict=True))
+    assert (pulses[-1][0] - t0) / 1e6 < 25 * 1.0 + 5  # and the frame is not stretched out of shape
+
+
+def test_a_missing_chip_is_one_clear_line():
+    with pytest.raises(GpioError, match="GPIO /dev/gpiochip9: cannot request lines"):
+        GpioRelay("/dev/gpiochip9", LineSpec(17))
