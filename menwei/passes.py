@@ -63,6 +63,23 @@ def new_signing_key() -> tuple[bytes, bytes]:
     return private, key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
 
 
+def signing_key_from_secret(secret: str) -> bytes:
+    """The server's pass key, derived from its signing secret (HKDF-SHA256): nothing more to keep
+    or back up; a new secret means a new key (old passes stop verifying; gates need the new
+    public key)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"menwei visitor pass ed25519 v1").derive(secret.encode())
+
+
+def public_key_of(private_key: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization as ser
+
+    return Ed25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(ser.Encoding.Raw,
+                                                                                          ser.PublicFormat.Raw)
+
+
 def sign_pass(p: VisitorPass, private_key: bytes) -> str:
     body = PREFIX + _b64(p.claims())
     signature = Ed25519PrivateKey.from_private_bytes(private_key).sign(body.encode())

@@ -44,6 +44,8 @@ class Gallery:
         self._ids: list[str] = []
         self._id_array: np.ndarray | None = None  # cached for vectorised lookups
         self.attributes: dict[str, dict] = {}
+        # visitor passes revoked before their end (menwei/passes.py): the gate refuses them offline
+        self.revoked_passes: frozenset[str] = frozenset()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -132,7 +134,7 @@ class Gallery:
     # -- persistence ------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         meta = {"format": FORMAT, "pack": self.pack, "dim": self.dim, "version": self.version,
-                "attributes": self.attributes}
+                "attributes": self.attributes, "revoked_passes": sorted(self.revoked_passes)}
         out = io.BytesIO()
         np.savez(out, matrix=self.matrix, ids=np.asarray(self._ids, dtype=np.str_),
                  meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
@@ -150,6 +152,7 @@ class Gallery:
             raise ValueError(f"unsupported gallery format {meta.get('format')!r}")
         g = cls.from_arrays(meta["pack"], ids, matrix, meta["version"], meta.get("attributes"))
         g.dim = int(meta["dim"])
+        g.revoked_passes = frozenset(str(x) for x in meta.get("revoked_passes", ()))  # absent in older files
         return g
 
     def save(self, path: str | Path) -> None:

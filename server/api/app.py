@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edge.modelpack.manifest import load_manifest
 from menwei import __version__
+from menwei.passes import signing_key_from_secret
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
 from server.api.errors import error_responses, install_handlers
@@ -54,6 +55,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         pseudonyms=Pseudonyms(secret),
         throttle=LoginThrottle(Rule(settings.login_failures_per_account, settings.login_window_s),
                                Rule(settings.login_failures_per_address, settings.login_window_s)),
+        pass_key=signing_key_from_secret(secret),
     )
 
     @asynccontextmanager
@@ -97,6 +99,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         grids,
         households,
         imports,
+        passes,
         residents,
         sites,
         stats,
@@ -104,8 +107,8 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     )
 
     registry = (areas, sites, buildings, units, households, grids)
-    for module in (auth, *registry, residents, gates, gate_config, entries, alerts, stats, audit_log, gallery_files,
-                   imports):
+    for module in (auth, *registry, residents, passes, gates, gate_config, entries, alerts, stats, audit_log,
+                   gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=error_responses())
 
     @app.get("/healthz", include_in_schema=False)

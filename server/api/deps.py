@@ -49,6 +49,7 @@ class AppState:
     republisher: Republisher
     pseudonyms: Pseudonyms
     throttle: LoginThrottle
+    pass_key: bytes  # Ed25519 private key of visitor passes (menwei/passes.py)
 
 
 def app_state(request: Request) -> AppState:

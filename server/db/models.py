@@ -300,6 +300,24 @@ class GateSeq(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class VisitorPass(Base):
+    """A visitor pass the server signed (menwei/passes.py). The token itself is not stored: it is
+    shown once, and anything it says is here."""
+
+    __tablename__ = "visitor_passes"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # = pass_id in the token
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    host_resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    gates: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every gate of the compound
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    note: Mapped[str | None] = mapped_column(String(200))  # e.g. "plumber", for the office; not in the token
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+
+
 class GateCommand(Base):
     """A remote command sent on ctl/cmd (open, snapshot, reload), kept for accountability."""
 

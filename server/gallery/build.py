@@ -41,7 +41,8 @@ def _iso(v: datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEntry]) -> BuiltGallery:
+def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEntry],
+                  revoked_passes: Iterable[str] = ()) -> BuiltGallery:
     # same set of rows → same bytes (and sha256), whatever order the database returned them in
     entries = sorted(entries, key=lambda e: (e.resident_id, np.asarray(e.embedding, np.float32).tobytes()))
     ids = [e.resident_id for e in entries]
@@ -64,5 +65,6 @@ def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEn
         # Gallery.from_arrays cannot reshape an empty matrix; an empty compound still gets a
         # file (so its gates drop residents who were all removed) that says which dimension it is
         g = Gallery(pack, dim, version)
+    g.revoked_passes = frozenset(revoked_passes)
     data = g.to_bytes()
     return BuiltGallery(data, hashlib.sha256(data).hexdigest(), len(attributes), len(ids))

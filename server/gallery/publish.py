@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from menwei.wire import Channel, GalleryAnnouncement
 from server.api.broker import BrokerUnavailable, Publisher, publish_channel
 from server.db.constraints import Violation, violation_of
-from server.db.models import FacePhoto, GalleryVersion, Gate, Resident, Site
+from server.db.models import FacePhoto, GalleryVersion, Gate, Resident, Site, VisitorPass
+from server.db.types import utcnow
 from server.gallery.build import GalleryEntry, build_gallery
 from server.gallery.links import LinkSigner
 from server.registry.service import NotFound, placement_of
@@ -44,6 +45,14 @@ class PublishedVersion:
     count: int
     created: bool  # False: content unchanged, the latest version was re-announced
     announced: int  # gates announced to
+
+
+def revoked_passes(session: Session, site_id: str) -> list[str]:
+    """Passes of the compound revoked before their end: the gates must refuse them offline (an
+    expired one they refuse by its own date, so it leaves the list)."""
+    rows = session.scalars(select(VisitorPass.id).where(
+        VisitorPass.site_id == site_id, VisitorPass.revoked_at.is_not(None), VisitorPass.valid_until > utcnow()))
+    return sorted(str(r) for r in rows)
 
 
 def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEntry]:
@@ -102,10 +111,11 @@ class GalleryService:
             if s.get(Site, site_id) is None:
                 raise SiteGone(f"site {site_id} was deleted; its gallery is not published")
             entries = collect_entries(s, site_id, self.pack)
+            revoked = revoked_passes(s, site_id)
             prev = self.latest(s, site_id)
             dim = entries[0].embedding.shape[0] if entries else self._dim_of()
             if prev is not None and not force:
-                same = build_gallery(self.pack, dim, prev.version, entries)
+                same = build_gallery(self.pack, dim, prev.version, entries, revoked)
                 if same.sha256 == prev.sha256:
                     row, created = prev, False
                 else:
@@ -114,7 +124,7 @@ class GalleryService:
                 row, created = None, True
             if created:
                 version = (prev.version + 1) if prev is not None else 1
-                built = build_gallery(self.pack, dim, version, entries)
+                built = build_gallery(self.pack, dim, version, entries, revoked)
                 row = GalleryVersion(site_id=site_id, pack=self.pack, version=version, sha256=built.sha256,
                                      count=built.count, data=built.data)
                 s.add(row)
