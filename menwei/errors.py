@@ -14,3 +14,8 @@ class MenweiError(Exception):
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
+
+
+def fields_error(exc, prefix: str = "") -> str:
+    """One line naming each field a pydantic ValidationError refused: `prefix` + `a.b: message; …`."""
+    return "; ".join(f"{prefix}{'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())

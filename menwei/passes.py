@@ -58,9 +58,8 @@ def new_signing_key() -> tuple[bytes, bytes]:
     """(private key, public key), 32 raw bytes each."""
     from cryptography.hazmat.primitives import serialization as ser
 
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption())
-    return private, key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+    private = Ed25519PrivateKey.generate().private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption())
+    return private, public_key_of(private)
 
 
 def signing_key_from_secret(secret: str) -> bytes:

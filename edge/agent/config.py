@@ -24,10 +24,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.agent.remote_config import RemoteGateConfig, fields_error
+from edge.agent.remote_config import RemoteGateConfig
 from edge.pipeline.types import PipelineConfig
 from edge.policy.config import PolicyConfig
-from menwei.errors import MenweiError
+from menwei.errors import MenweiError, fields_error
 from menwei.mqtt import BrokerUrl, MqttError
 
 _ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")

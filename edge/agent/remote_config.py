@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.pipeline.types import PipelineConfig
 from edge.policy.config import PolicyConfig
+from menwei.errors import fields_error
 
 
 class RemoteConfigError(ValueError):
@@ -27,10 +28,6 @@ class RemoteGateConfig(BaseModel):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     door_open_ms: int = Field(3000, ge=100, le=60000, description="how long a granted entry holds the door open")
     command_ttl_s: float = Field(30.0, gt=0, le=600, description="a remote command older than this is refused")
-
-
-def fields_error(exc: ValidationError, prefix: str = "") -> str:
-    return "; ".join(f"{prefix}{'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
 
 
 def parse_remote_config(data: dict[str, Any] | None) -> RemoteGateConfig:

@@ -3,14 +3,15 @@ Validation errors name the offending field."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge import firmware
 from edge.capture.source import BAD_PROFILE, SourceError
+from menwei.errors import fields_error
 
 DEFAULT_CAMERA = "generic-uvc-720p"
 # UVC isochronous bandwidth: 3 x 1024 bytes per 125 us microframe on USB 2.0 high speed; uncompressed
@@ -20,10 +21,7 @@ BYTES_PER_PIXEL = {"YUYV": 2}
 
 
 def profiles_dir() -> Path:
-    env = os.environ.get("MENWEI_CAMERA_PROFILES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "firmware_configs" / "cameras"
+    return firmware.profiles_dir("cameras", "MENWEI_CAMERA_PROFILES")
 
 
 class CameraProfile(BaseModel):
@@ -61,21 +59,13 @@ class CameraProfile(BaseModel):
         return validate_profile(data, f"camera {self.name}: ")
 
 
-def _fmt(prefix: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-        parts.append(f"{prefix}{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def validate_profile(data: object, prefix: str = "") -> CameraProfile:
     if not isinstance(data, dict):
         raise SourceError(f"{prefix}expected a mapping of camera profile fields", BAD_PROFILE)
     try:
         return CameraProfile.model_validate(data)
     except ValidationError as exc:
-        raise SourceError(_fmt(prefix, exc), BAD_PROFILE) from None
+        raise SourceError(fields_error(exc, prefix), BAD_PROFILE) from None
 
 
 def load_camera_profile(name_or_path: str = DEFAULT_CAMERA) -> CameraProfile:

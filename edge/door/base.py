@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +19,23 @@ class Actuation:
     event_seq: int | None  # the outbox seq of the entry event that justified it
 
 
+ACTUATIONS_KEPT = 1000  # the last ones, for status and tests; a gate runs for months
+
+
+class ActuationLog:
+    """The door's recent actuations (a bounded log: a gate runs for months)."""
+
+    def __init__(self):
+        self._actuations: deque[Actuation] = deque(maxlen=ACTUATIONS_KEPT)
+
+    def _log(self, a: Actuation) -> None:
+        self._actuations.append(a)
+
+    @property
+    def actuations(self) -> list[Actuation]:
+        return list(self._actuations)
+
+
 class Door(Protocol):
     name: str
 
@@ -28,7 +46,7 @@ class Door(Protocol):
     def close(self) -> None: ...
 
 
-class DryRunDoor:
+class DryRunDoor(ActuationLog):
     """Records every actuation (for tests, replays and a gate being installed); opens nothing."""
 
     name = "dry-run"
@@ -36,7 +54,7 @@ class DryRunDoor:
     def __init__(self, clock=time.time):
         self._clock = clock
         self._lock = threading.Lock()
-        self.actuations: list[Actuation] = []
+        super().__init__()
         self._open_until = 0.0
 
     def open(self, duration_ms: int, cause: str, event_seq: int | None = None) -> None:
@@ -44,7 +62,7 @@ class DryRunDoor:
             raise ValueError("duration_ms must be > 0")
         now = self._clock()
         with self._lock:
-            self.actuations.append(Actuation(now, duration_ms, cause, event_seq))
+            self._log(Actuation(now, duration_ms, cause, event_seq))
             self._open_until = max(self._open_until, now + duration_ms / 1000)
 
     def state(self) -> str:

@@ -53,7 +53,6 @@ class Ch340Relay:
         except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
             raise RelayError(f"relay board on {port}: cannot open it: {exc}") from None
         self._lock = threading.Lock()
-        self.sent: list[bytes] = []  # what went to the board, for `menwei edge door pulse`
 
     def set(self, on: bool) -> bytes:
         data = frame(self.channel, on)
@@ -63,7 +62,6 @@ class Ch340Relay:
                 self._serial.flush()
             except (OSError, ValueError, termios.error) as exc:  # unplugged mid-run (flush's tcdrain: termios)
                 raise RelayError(f"relay board on {self.port}: write failed: {exc}") from None
-            self.sent.append(data)
         return data
 
     def close(self) -> None:

@@ -3,14 +3,14 @@ and the door's timing. Validation errors name the field."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from menwei.errors import MenweiError
+from edge import firmware
+from menwei.errors import MenweiError, fields_error
 
 
 class DoorProfileError(MenweiError):
@@ -18,8 +18,7 @@ class DoorProfileError(MenweiError):
 
 
 def profiles_dir() -> Path:
-    env = os.environ.get("MENWEI_DOOR_PROFILES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "firmware_configs" / "doors"
+    return firmware.profiles_dir("doors", "MENWEI_DOOR_PROFILES")
 
 
 class WiegandTiming(BaseModel):
@@ -53,5 +52,4 @@ def load_door_profile(name: str) -> DoorProfile:
     except yaml.YAMLError as exc:
         raise DoorProfileError(f"door profile {name}: not YAML: {str(exc).splitlines()[0]}") from None
     except ValidationError as exc:
-        raise DoorProfileError("; ".join(f"door profile {name}: {'.'.join(map(str, e['loc'])) or '(root)'}: "
-                                         f"{e['msg']}" for e in exc.errors())) from None
+        raise DoorProfileError(fields_error(exc, f"door profile {name}: ")) from None

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Protocol
 
-from edge.door.base import Actuation
+from edge.door.base import Actuation, ActuationLog
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,14 @@ class Relay(Protocol):
     def close(self) -> None: ...
 
 
-class RelayDoor:
+class RelayDoor(ActuationLog):
     def __init__(self, relay: Relay, name: str, clock=time.monotonic):
         self.relay, self.name = relay, name
         self._clock = clock
         self._cond = threading.Condition()
         self._release_until: float | None = None  # monotonic deadline while released
         self._closed = False
-        self.actuations: list[Actuation] = []
+        super().__init__()
         self.last_error: str | None = None
         self.relay.set(False)  # a known state at start: locked
         self._thread = threading.Thread(target=self._relock_loop, name=f"door-{name}", daemon=True)
@@ -42,7 +42,7 @@ class RelayDoor:
         with self._cond:
             was_released = self._release_until is not None
             self._release_until = max(self._release_until or 0.0, self._clock() + duration_ms / 1000)
-            self.actuations.append(Actuation(time.time(), duration_ms, cause, event_seq))
+            self._log(Actuation(time.time(), duration_ms, cause, event_seq))
             if not was_released:
                 self._switch(True)
             self._cond.notify_all()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge.thermal.config import ThermalConfig
+from menwei.errors import fields_error
 
 _THERMAL = ThermalConfig.model_fields
 
@@ -56,5 +57,4 @@ def load_policy_config(data: dict[str, Any] | None) -> PolicyConfig:
     try:
         return PolicyConfig.model_validate(data or {})
     except ValidationError as exc:
-        parts = [f"policy.{'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()]
-        raise PolicyConfigError("; ".join(parts)) from None
+        raise PolicyConfigError(fields_error(exc, "policy.")) from None

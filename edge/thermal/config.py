@@ -3,7 +3,6 @@ section. Validation errors name the offending field."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -11,25 +10,16 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge import firmware
 from edge.thermal.errors import ThermalConfigError
+from menwei.errors import fields_error
 
 FORMATS = ("lepton-y16", "p2pro", "mlx90640")
 NATIVE_RESOLUTION = {"lepton-y16": (160, 120), "p2pro": (256, 192), "mlx90640": (32, 24)}
 
 
 def _profiles_dir() -> Path:
-    env = os.environ.get("MENWEI_THERMAL_PROFILES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "firmware_configs" / "thermal"
-
-
-def _fmt_validation(prefix: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
-        parts.append(f"{prefix}{loc}: {err['msg']}")
-    return "; ".join(parts)
+    return firmware.profiles_dir("thermal", "MENWEI_THERMAL_PROFILES")
 
 
 class _Strict(BaseModel):
@@ -88,7 +78,7 @@ def load_profile(name_or_path: str) -> SensorProfile:
     try:
         return SensorProfile.model_validate(data)
     except ValidationError as exc:
-        raise ThermalConfigError(_fmt_validation(f"{path.name}: ", exc)) from None
+        raise ThermalConfigError(fields_error(exc, f"{path.name}: ")) from None
 
 
 def list_profiles() -> list[SensorProfile]:
@@ -175,4 +165,4 @@ def parse_thermal_config(data: dict | None, prefix: str = "thermal.") -> Thermal
     try:
         return ThermalConfig.model_validate(data or {})
     except ValidationError as exc:
-        raise ThermalConfigError(_fmt_validation(prefix, exc)) from None
+        raise ThermalConfigError(fields_error(exc, prefix)) from None
