@@ -1,9 +1,11 @@
 """What the registry's routers share: id and name fields, the body models of buildings, units and
-households, the scoped look-ups of a building, unit, household or grid, and the commit that tells a
-duplicate (409) from another broken constraint (422)."""
+households, the scoped look-ups of a building, unit, household or grid, the checks that an id is
+new or a reference exists, the delete of a placement row, and the commit that tells a duplicate
+(409) from another broken constraint (422)."""
 
 from __future__ import annotations
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from server.api.bounds import ID_PATTERN, Int32, ref
 from server.api.deps import Ctx
 from server.api.errors import integrity_error
+from server.audit import record
 from server.db.models import Building, Grid, Household, Site, Unit
-from server.registry.service import NotFound
+from server.registry.service import Conflict, InvalidInput, NotFound
 
 ID = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
 NAME = Field(min_length=1, max_length=200)
@@ -80,3 +83,24 @@ def commit_unique(ctx: Ctx, what: str) -> None:
     except IntegrityError as exc:
         ctx.s.rollback()
         raise integrity_error(exc, what) from None
+
+
+def require_new(ctx: Ctx, model, row_id: str, kind: str) -> None:
+    """409 when a row with this id exists already."""
+    if ctx.s.get(model, row_id):
+        raise Conflict(f"{kind} {row_id} exists")
+
+
+def require_ref(ctx: Ctx, model, row_id, kind: str) -> None:
+    """422 when an optional reference names a row that does not exist."""
+    if row_id and ctx.s.get(model, row_id) is None:
+        raise InvalidInput(f"{kind} {row_id} does not exist")
+
+
+def delete_placement(ctx: Ctx, row, kind: str, row_id: int, site_id: str) -> Response:
+    """Delete a building, unit or household; the compound's gallery is rebuilt (gates show placements)."""
+    ctx.s.delete(row)
+    record(ctx.s, ctx.actor, "delete", kind, row_id, site_id)
+    ctx.s.commit()
+    ctx.app.republisher.mark(site_id)
+    return Response(status_code=204)

@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from server.api.bounds import ref
 from server.api.deps import SitesRead, SitesWrite
-from server.api.routers._registry import ID, NAME, Out
+from server.api.routers._registry import ID, NAME, Out, require_new, require_ref
 from server.audit import record
 from server.db.models import Community, Subdistrict
-from server.registry.service import Conflict, InvalidInput
 
 router = APIRouter(tags=["registry"])
 
@@ -36,8 +35,7 @@ class CommunityOut(AreaOut):
 
 @router.post("/subdistricts", response_model=AreaOut, status_code=201)
 def add_subdistrict(body: AreaIn, ctx: SitesWrite):
-    if ctx.s.get(Subdistrict, body.id):
-        raise Conflict(f"subdistrict {body.id} exists")
+    require_new(ctx, Subdistrict, body.id, "subdistrict")
     row = Subdistrict(id=body.id, name=body.name)
     ctx.s.add(row)
     record(ctx.s, ctx.actor, "create", "subdistrict", body.id)
@@ -52,10 +50,8 @@ def list_subdistricts(ctx: SitesRead):
 
 @router.post("/communities", response_model=CommunityOut, status_code=201)
 def add_community(body: AreaIn, ctx: SitesWrite):
-    if ctx.s.get(Community, body.id):
-        raise Conflict(f"community {body.id} exists")
-    if body.subdistrict_id and ctx.s.get(Subdistrict, body.subdistrict_id) is None:
-        raise InvalidInput(f"subdistrict {body.subdistrict_id} does not exist")
+    require_new(ctx, Community, body.id, "community")
+    require_ref(ctx, Subdistrict, body.subdistrict_id, "subdistrict")
     row = Community(id=body.id, name=body.name, subdistrict_id=body.subdistrict_id)
     ctx.s.add(row)
     record(ctx.s, ctx.actor, "create", "community", body.id)

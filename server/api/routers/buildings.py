@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.routers._registry import NamedIn, Out, RenameIn, building, commit_unique, grid
+from server.api.routers._registry import (
+    NamedIn,
+    Out,
+    RenameIn,
+    building,
+    commit_unique,
+    delete_placement,
+    grid,
+)
 from server.audit import record
 from server.db.models import Building, Site
 from server.registry.service import NotFound
@@ -45,11 +53,7 @@ def list_buildings(site_id: str, ctx: RegistryRead):
 @router.delete("/buildings/{building_id}", status_code=204)
 def delete_building(building_id: Int32, ctx: RegistryWrite):
     b = building(ctx, building_id)
-    ctx.s.delete(b)
-    record(ctx.s, ctx.actor, "delete", "building", building_id, b.site_id)
-    ctx.s.commit()
-    ctx.app.republisher.mark(b.site_id)
-    return Response(status_code=204)
+    return delete_placement(ctx, b, "building", building_id, b.site_id)
 
 
 @router.patch("/buildings/{building_id}", response_model=BuildingOut)

@@ -8,10 +8,9 @@ from sqlalchemy import select
 
 from server.api.bounds import Int32, ref
 from server.api.deps import Forbidden, RegistryRead, RegistryWrite
-from server.api.routers._registry import ID, NAME, Out, grid, scoped_communities
+from server.api.routers._registry import ID, NAME, Out, grid, require_new, require_ref, scoped_communities
 from server.audit import record
 from server.db.models import Community, Grid, GridWorker, User
-from server.registry.service import Conflict, InvalidInput
 
 router = APIRouter(tags=["registry"])
 
@@ -48,10 +47,8 @@ def add_grid(body: GridIn, ctx: RegistryWrite):
     if scope is not None and body.community_id not in scope:
         # an officer may only create grids in a community of its own compounds
         raise Forbidden("grids can only be created in a community of your compounds")
-    if body.community_id and ctx.s.get(Community, body.community_id) is None:
-        raise InvalidInput(f"community {body.community_id} does not exist")
-    if ctx.s.get(Grid, body.id):
-        raise Conflict(f"grid {body.id} exists")
+    require_ref(ctx, Community, body.community_id, "community")
+    require_new(ctx, Grid, body.id, "grid")
     g = Grid(**body.model_dump())
     ctx.s.add(g)
     record(ctx.s, ctx.actor, "create", "grid", body.id)
@@ -80,8 +77,7 @@ def delete_grid(grid_id: str, ctx: RegistryWrite):
 @router.post("/grids/{grid_id}/workers", response_model=WorkerOut, status_code=201)
 def add_worker(grid_id: str, body: WorkerIn, ctx: RegistryWrite):
     grid(ctx, grid_id)
-    if body.user_id is not None and ctx.s.get(User, body.user_id) is None:
-        raise InvalidInput(f"user {body.user_id} does not exist")
+    require_ref(ctx, User, body.user_id, "user")
     w = GridWorker(grid_id=grid_id, **body.model_dump())
     ctx.s.add(w)
     ctx.s.flush()

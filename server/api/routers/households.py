@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.routers._registry import NamedIn, Out, RenameIn, commit_unique, household, unit
+from server.api.routers._registry import (
+    NamedIn,
+    Out,
+    RenameIn,
+    commit_unique,
+    delete_placement,
+    household,
+    unit,
+)
 from server.audit import record
 from server.db.models import Household, Resident
 
@@ -54,8 +62,4 @@ def patch_household(household_id: Int32, body: RenameIn, ctx: RegistryWrite):
 @router.delete("/households/{household_id}", status_code=204)
 def delete_household(household_id: Int32, ctx: RegistryWrite):
     h, b = household(ctx, household_id)
-    ctx.s.delete(h)
-    record(ctx.s, ctx.actor, "delete", "household", household_id, b.site_id)
-    ctx.s.commit()
-    ctx.app.republisher.mark(b.site_id)
-    return Response(status_code=204)
+    return delete_placement(ctx, h, "household", household_id, b.site_id)

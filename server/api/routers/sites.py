@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from server.api.bounds import ref
 from server.api.deps import SitesRead, SitesWrite
-from server.api.routers._registry import ID, NAME, Out
+from server.api.routers._registry import ID, NAME, Out, require_new, require_ref
 from server.audit import record
 from server.db.models import Community, Site
-from server.registry.service import Conflict, InvalidInput, NotFound
+from server.registry.service import Conflict, NotFound
 
 router = APIRouter(tags=["registry"])
 
@@ -43,10 +43,8 @@ class SiteOut(Out):
 
 @router.post("/sites", response_model=SiteOut, status_code=201)
 def add_site(body: SiteIn, ctx: SitesWrite):
-    if ctx.s.get(Site, body.id):
-        raise Conflict(f"site {body.id} exists")
-    if body.community_id and ctx.s.get(Community, body.community_id) is None:
-        raise InvalidInput(f"community {body.community_id} does not exist")
+    require_new(ctx, Site, body.id, "site")
+    require_ref(ctx, Community, body.community_id, "community")
     site = Site(**body.model_dump())
     ctx.s.add(site)
     record(ctx.s, ctx.actor, "create", "site", body.id, body.id)
@@ -77,8 +75,7 @@ def patch_site(site_id: str, body: SitePatch, ctx: SitesWrite):
     if site is None:
         raise NotFound(f"site {site_id} not found")
     changes = body.model_dump(exclude_unset=True)
-    if body.community_id and ctx.s.get(Community, body.community_id) is None:
-        raise InvalidInput(f"community {body.community_id} does not exist")
+    require_ref(ctx, Community, body.community_id, "community")
     for k, v in changes.items():
         setattr(site, k, v)
     record(ctx.s, ctx.actor, "update", "site", site_id, site_id, {"fields": sorted(changes)})

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from server.api.bounds import Int32
 from server.api.deps import RegistryRead, RegistryWrite
-from server.api.routers._registry import NamedIn, Out, RenameIn, building, commit_unique, unit
+from server.api.routers._registry import (
+    NamedIn,
+    Out,
+    RenameIn,
+    building,
+    commit_unique,
+    delete_placement,
+    unit,
+)
 from server.audit import record
 from server.db.models import Unit
 
@@ -39,11 +47,7 @@ def list_units(building_id: Int32, ctx: RegistryRead):
 @router.delete("/units/{unit_id}", status_code=204)
 def delete_unit(unit_id: Int32, ctx: RegistryWrite):
     u, b = unit(ctx, unit_id)
-    ctx.s.delete(u)
-    record(ctx.s, ctx.actor, "delete", "unit", unit_id, b.site_id)
-    ctx.s.commit()
-    ctx.app.republisher.mark(b.site_id)
-    return Response(status_code=204)
+    return delete_placement(ctx, u, "unit", unit_id, b.site_id)
 
 
 @router.patch("/units/{unit_id}", response_model=UnitOut)
