@@ -172,6 +172,15 @@ class Override(_Strict):
     reason: str = Field(min_length=1, max_length=512)
 
 
+class PassUse(_Strict):
+    """A visitor pass shown at the gate. A refused pass whose signature did not verify names
+    nothing (its claims are not believed); one refused for time, gate or revocation names them."""
+
+    pass_id: uuid.UUID | None = None
+    host_resident_id: str | None = Field(default=None, max_length=64)
+    refused: str | None = Field(default=None, max_length=32)  # the PassRefused code, None when accepted
+
+
 class EntryEvent(_Strict):
     """One passage at a gate, made at capture time and never changed afterwards."""
 
@@ -191,6 +200,7 @@ class EntryEvent(_Strict):
     face_jpeg: str | None = Field(default=None, description="base64 JPEG face crop, at most 64 KB")
     track: Track | None = None
     override: Override | None = None
+    visitor_pass: PassUse | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -306,4 +316,34 @@ class Reason(StrEnum):
     LIVENESS_NOT_CHECKED = "liveness_not_checked"
     MASK_MISSING = "mask_missing"
     TIMEOUT = "timeout"
-    REMOTE_OPEN = "remote_open"  # a guard opened the door from the office or the gate's page
+    REMOTE_OPEN = "remote_open"  # a guard opened the door from the office (a server command)
+    LOCAL_OPEN = "local_open"  # a guard opened it from the gate's own status page
+    # door events (edge/door/rules.py): recorded like passages, with no person
+    FIRE_ALARM = "fire_alarm"  # the fire panel's contact: the door is released while it lasts
+    FIRE_ALARM_CLEARED = "fire_alarm_cleared"
+    FORCED_OPEN = "forced_open"  # the leaf opened while the lock was not released
+    HELD_OPEN_PREALARM = "held_open_prealarm"
+    HELD_OPEN = "held_open"
+    EXIT_REQUEST = "exit_request"  # the exit button released the door
+    PASSBACK = "passback"  # anti-passback: the same person the same way twice (soft: logged, hard: denied)
+    # visitor passes (menwei/passes.py): granted by a valid pass, or refused with why
+    VISITOR_PASS = "visitor_pass"
+    PASS_BAD_FORMAT = "pass_bad_format"
+    PASS_BAD_SIGNATURE = "pass_bad_signature"
+    PASS_NOT_YET_VALID = "pass_not_yet_valid"
+    PASS_EXPIRED = "pass_expired"
+    PASS_WRONG_GATE = "pass_wrong_gate"
+    PASS_REVOKED = "pass_revoked"
+
+
+# Door events that are alarms for a guard to acknowledge (the server raises a door_alarm alert);
+# the pre-alarm is the local buzzer's warning and the exit button an ordinary passage.
+DOOR_ALARM_REASONS = frozenset({Reason.FIRE_ALARM, Reason.FORCED_OPEN, Reason.HELD_OPEN})
+# door events with no person in front of the camera: never an unknown_person alert
+DOOR_EVENT_REASONS = DOOR_ALARM_REASONS | {Reason.FIRE_ALARM_CLEARED, Reason.HELD_OPEN_PREALARM,
+                                           Reason.EXIT_REQUEST}
+
+
+def pass_refusal_reason(code: str) -> Reason:
+    """The reason code of a refused pass (menwei.passes.PassRefused.code → pass_<code>)."""
+    return Reason(f"pass_{code}")
