@@ -14,19 +14,21 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.agent.config import GateConfig
 from edge.agent.events import EventFactory, face_crop_jpeg
+from edge.agent.feed import LiveFeed
 from edge.agent.host import box_temperatures, rss_mb
 from edge.agent.remote_config import RemoteConfigError, RemoteGateConfig, parse_remote_config
 from edge.agent.thermal import build_thermal
 from edge.capture.capture import Capture
 from edge.capture.source import Frame, is_stream_url, open_source
 from edge.door.base import Door, open_door
+from edge.door.controller import DoorController, DoorEvent, DoorInputs, open_inputs, open_rules
 from edge.face.gallery import Gallery
 from edge.link.commands import command_refusal
 from edge.link.gallery_sync import GallerySync
@@ -34,7 +36,15 @@ from edge.link.outbox import Outbox, OutboxFull
 from edge.link.session import GateLink, LinkHandlers
 from edge.pipeline.loop import GatePipeline
 from edge.pipeline.types import TrackDecision
-from menwei.wire import Command, CommandKind, EntryEvent, GalleryAnnouncement, GateConfigMessage
+from menwei.wire import (
+    Command,
+    CommandKind,
+    Decision,
+    EntryEvent,
+    GalleryAnnouncement,
+    GateConfigMessage,
+    Reason,
+)
 
 log = logging.getLogger(__name__)
 AGENT_VERSION = "0.1.0"
@@ -48,22 +58,28 @@ class AgentCounters:
     decisions: int = 0
     events: int = 0
     door_opens: int = 0
+    door_events: int = 0
     commands_refused: int = 0
     outbox_full: int = 0
 
 
 class GateAgent:
-    def __init__(self, cfg: GateConfig, *, engine=None, door: Door | None = None):
+    def __init__(self, cfg: GateConfig, *, engine=None, door: Door | None = None, inputs: DoorInputs | None = None):
         from edge.face.engine import FaceEngine
 
         self.cfg = cfg
         self.data_dir = Path(cfg.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or FaceEngine.load()
+        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self.door = door or open_door(cfg.door)
+        self.controller = DoorController(
+            self.door, open_rules(cfg.door, self.data_dir), inputs if inputs is not None else open_inputs(cfg.door),
+            on_event=lambda e: self._inbox.put(("door", e)), poll_s=(cfg.door.inputs.poll_ms / 1000
+                                                                    if cfg.door.inputs else 0.02))
+        self.feed = LiveFeed()  # what the gate's own status page shows
         self.outbox = Outbox(self.data_dir / "outbox.sqlite", max_events=cfg.outbox.max_events)
         self.counters = AgentCounters()
-        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self._stop = threading.Event()
         self._downloads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery")
         self.remote, self.config_version = self._load_remote_config()
@@ -126,6 +142,7 @@ class GateAgent:
     def run(self, *, exit_when_drained: bool = False, drain_timeout_s: float | None = None) -> int:
         """Until stop() (or, with exit_when_drained, until a finite source ended and every event is acked)."""
         self.link.start()
+        self.controller.start()
         self._await_first_gallery()
         self.capture = self._open_camera().start()
         ended = False
@@ -204,12 +221,50 @@ class GateAgent:
     # ---- one decision: outbox first, then the door
     def _record(self, d: TrackDecision, frame: Frame | None) -> None:
         self.counters.decisions += 1
+        if d.open_door:  # anti-passback may turn the grant down or mark it, before it is recorded
+            check = self.controller.check(d.identity, self.cfg.direction)
+            if not check.allowed:
+                d = replace(d, decision=Decision.DENIED.value, open_door=False,
+                            reasons=(*d.reasons, Reason.PASSBACK.value))
+            elif check.passback:
+                d = replace(d, reasons=(*d.reasons, Reason.PASSBACK.value))
         crop = face_crop_jpeg(frame.image, d.box) if frame is not None else None
         version = self.gallery.version
         seq = self._commit(lambda seq: self.events.from_decision(seq, d, version, crop))
         if seq is not None and d.open_door:
-            self.door.open(self.remote.door_open_ms, "granted", seq)
+            self.controller.grant(self.remote.door_open_ms, "granted", seq, d.identity, self.cfg.direction)
             self.counters.door_opens += 1
+        self.feed.publish("decision", {"seq": seq, "track_id": d.track_id, "identity": d.identity,
+                                       "name": self.gallery.display_name(d.identity), "score": d.score,
+                                       "decision": d.decision, "reasons": list(d.reasons),
+                                       "temperature_c": d.temperature_c, "temperature_status": d.temperature_status,
+                                       "face_jpeg": crop, "at": time.time()})
+
+    def _door_event(self, e: DoorEvent) -> None:
+        """A door event the rules raised; the door has already done what safety asks."""
+        self.counters.door_events += 1
+        seq = self._commit(lambda seq: self.events_factory().door_event(seq, e.reason, e.at))
+        log.log(logging.WARNING if e.reason != Reason.EXIT_REQUEST else logging.INFO, "door: %s", e.reason.value)
+        self.feed.publish("door", {"seq": seq, "reason": e.reason.value, "at": e.at})
+
+    def _override_open(self, operator: str, reason: str, *, local: bool) -> int | None:
+        """A guard's open, recorded first: None when the outbox refused it (the door stays shut)."""
+        version = self.gallery.version
+        seq = self._commit(lambda seq: self.events_factory().override_open(seq, operator, reason, version,
+                                                                           local=local))
+        if seq is not None:
+            self.controller.grant(self.remote.door_open_ms, "local_open" if local else "remote_open", seq)
+            self.counters.door_opens += 1
+        self.feed.publish("override", {"seq": seq, "operator": operator, "reason": reason, "local": local,
+                                       "at": time.time()})
+        return seq
+
+    def request_local_open(self, operator: str, reason: str) -> Future:
+        """From the gate's status page (another thread): resolved with the event's seq, or None
+        when the outbox refused it, once the loop has done it."""
+        done: Future = Future()
+        self._inbox.put(("local_open", (operator, reason, done)))
+        return done
 
     def _commit(self, build) -> int | None:
         """The event on disk, or None (outbox full: nothing may act without its record)."""
@@ -243,6 +298,11 @@ class GateAgent:
                 self.link.republish_status()
             elif kind == "config":
                 self._config(item)
+            elif kind == "door":
+                self._door_event(item)
+            elif kind == "local_open":
+                operator, reason, done = item
+                done.set_result(self._override_open(operator, reason, local=True))
 
     def _command(self, cmd: Command) -> None:
         why = command_refusal(cmd, self.remote.command_ttl_s)
@@ -251,12 +311,7 @@ class GateAgent:
             log.warning("command %s (%s by %s) refused: %s", cmd.command_id, cmd.kind.value, cmd.operator, why)
             return
         if cmd.kind == CommandKind.OPEN:
-            version = self.gallery.version
-            reason = (cmd.reason or "").strip() or "remote open"
-            seq = self._commit(lambda seq: self.events_factory().remote_open(seq, cmd.operator, reason, version))
-            if seq is not None:
-                self.door.open(self.remote.door_open_ms, "remote_open", seq)
-                self.counters.door_opens += 1
+            self._override_open(cmd.operator, (cmd.reason or "").strip() or "remote open", local=False)
         elif cmd.kind == CommandKind.RELOAD:
             self.link.republish_status()
         else:
@@ -311,7 +366,7 @@ class GateAgent:
                        "dropped_stale": cap.dropped_stale if cap else 0, "corrupt": cap.corrupt if cap else 0,
                        "reconnects": cap.reconnects if cap else 0, "last_error": cap.last_error if cap else None},
             "thermal": self.thermal.state() if self.thermal is not None else "starting",
-            "door": self.door.state(), "counters": vars(self.counters),
+            "door": self.door.state(), "door_io": self.controller.state(), "counters": vars(self.counters),
             "latency_ms": {name: round(1000 * st.wall_s / max(1, st.calls), 3) for name, st in stages.items()},
         }
 
@@ -344,7 +399,7 @@ class GateAgent:
         state["online"] = False
         write_state(self.data_dir, state)
         self.outbox.close()
-        self.door.close()
+        self.controller.close()  # stops the input poll and locks the door
 
 
 def write_state(data_dir: Path, state: dict) -> None:

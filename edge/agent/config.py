@@ -11,7 +11,8 @@ door, which broker and server. Errors name the field (`camera.source: ...`).
     mqtt: {url: "mqtt://USER:PASS@HOST:PORT"}   # mqtts://...?ca=/path/ca.pem for TLS
     server: {url: "http://HOST:PORT"}           # where galleries are downloaded
 
-Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `mqtt.inflight`/`session_expiry_s`,
+Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `door.inputs` (contacts on GPIO),
+`door.rules` (held-open times, anti-passback), `door.passback_file`, `mqtt.inflight`/`session_expiry_s`,
 `outbox.max_events`, `commands.ttl_s`, `gallery.folder` (enrol a folder of photos when no server
 gallery is cached yet), and `policy:`/`pipeline:` (the defaults a server config replaces).
 """
@@ -25,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.agent.remote_config import RemoteGateConfig
+from edge.door.rules import RulesConfig
 from edge.pipeline.types import PipelineConfig
 from edge.policy.config import PolicyConfig
 from menwei.errors import MenweiError, fields_error
@@ -63,6 +65,22 @@ class ThermalSection(BaseModel):
         return v
 
 
+class InputLine(_Section):
+    line: int = Field(ge=0, le=1023, description="the contact's GPIO line on the chip")
+    active_low: bool = Field(False, description="active (pressed, open, alarm) at a low level")
+    pull: Literal["up", "down", "none"] = "none"
+
+
+class DoorInputsSection(_Section):
+    """The door's contacts on the box's GPIO (docs/GATE.md, "Wiring")."""
+
+    chip: str = Field("/dev/gpiochip0", description="the GPIO chip of the inputs")
+    door_contact: InputLine | None = Field(default=None, description="active while the leaf is open")
+    exit_button: InputLine | None = Field(default=None, description="active while pressed (request to exit)")
+    fire_alarm: InputLine | None = Field(default=None, description="active while the fire panel is in alarm")
+    poll_ms: int = Field(20, ge=5, le=500)
+
+
 class DoorSection(_Section):
     driver: Literal["dry-run", "ch340", "gpio"] = "dry-run"
     profile: str | None = Field(default=None, description="firmware_configs/doors/<name>.yaml (wiring, channel)")
@@ -72,6 +90,10 @@ class DoorSection(_Section):
     line: int | None = Field(default=None, ge=0, le=1023, description="gpio: the relay's line on the chip")
     active_low: bool = Field(False, description="gpio: the relay board switches on a low level")
     open_ms: int = Field(3000, ge=100, le=60000)
+    inputs: DoorInputsSection | None = None
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    # the in and out gates of one box name the same file for anti-passback (default: this gate's own)
+    passback_file: Path | None = None
 
     @model_validator(mode="after")
     def _port(self) -> DoorSection:
@@ -158,6 +180,8 @@ def parse_gate_config(data: Any, base_dir: Path | None = None) -> GateConfig:
         source = cfg.camera.source
         if "://" not in source and not source.startswith(("/", "synthetic:")):
             fix["camera"] = cfg.camera.model_copy(update={"source": str(base_dir / source)})
+        if cfg.door.passback_file is not None and not cfg.door.passback_file.is_absolute():
+            fix["door"] = cfg.door.model_copy(update={"passback_file": base_dir / cfg.door.passback_file})
         if cfg.thermal.truth is not None and not cfg.thermal.truth.is_absolute():
             fix["thermal"] = cfg.thermal.model_copy(update={"truth": base_dir / cfg.thermal.truth})
         cfg = cfg.model_copy(update=fix)

@@ -73,9 +73,22 @@ class EventFactory:
             face_jpeg=base64.b64encode(face_jpeg).decode() if face_jpeg else None,
             track=Track(frames=max(0, d.decided_frame - d.first_frame + 1), duration_ms=int(round(d.latency_ms))))
 
-    def remote_open(self, seq: int, operator: str, reason: str, gallery_version: int,
-                    now: datetime | None = None) -> EntryEvent:
+    def override_open(self, seq: int, operator: str, reason: str, gallery_version: int, *, local: bool = False,
+                      now: datetime | None = None) -> EntryEvent:
+        """A guard's open: from the office (a server command) or, `local`, from the gate's own page
+        (operator `local:<user>`, so the server never looks for a command behind it)."""
         now = now or datetime.now(UTC)
-        return EntryEvent(**self._base(seq, now), decision=Decision.GRANTED, reasons=[Reason.REMOTE_OPEN.value],
+        code = Reason.LOCAL_OPEN if local else Reason.REMOTE_OPEN
+        return EntryEvent(**self._base(seq, now), decision=Decision.GRANTED, reasons=[code.value],
                           person=Person(gallery_version=gallery_version, pack=self.pack),
-                          override=Override(operator=operator, reason=reason))
+                          override=Override(operator=f"local:{operator}" if local else operator, reason=reason))
+
+    def door_event(self, seq: int, reason: Reason, at: float) -> EntryEvent:
+        """What the door's rules raised (edge/door/rules.py): no person. The exit button is a
+        passage out, granted; every other door event is an alert for the log."""
+        now = datetime.fromtimestamp(at, UTC)
+        base = self._base(seq, now)
+        if reason == Reason.EXIT_REQUEST:
+            return EntryEvent(**{**base, "direction": Direction.OUT}, decision=Decision.GRANTED,
+                              reasons=[reason.value])
+        return EntryEvent(**base, decision=Decision.ALERT, reasons=[reason.value])

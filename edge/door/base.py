@@ -41,7 +41,9 @@ class Door(Protocol):
 
     def open(self, duration_ms: int, cause: str, event_seq: int | None = None) -> None: ...
 
-    def state(self) -> str: ...  # "closed" | "open"
+    def hold(self, released: bool, cause: str) -> None: ...  # released until hold(False) (fire alarm)
+
+    def state(self) -> str: ...  # "closed" | "open" | "error"
 
     def close(self) -> None: ...
 
@@ -56,6 +58,13 @@ class DryRunDoor(ActuationLog):
         self._lock = threading.Lock()
         super().__init__()
         self._open_until = 0.0
+        self._held = False
+
+    def hold(self, released: bool, cause: str) -> None:
+        with self._lock:
+            if released and not self._held:
+                self._log(Actuation(self._clock(), 0, cause, None))
+            self._held = released
 
     def open(self, duration_ms: int, cause: str, event_seq: int | None = None) -> None:
         if duration_ms <= 0:
@@ -67,7 +76,7 @@ class DryRunDoor(ActuationLog):
 
     def state(self) -> str:
         with self._lock:
-            return "open" if self._clock() < self._open_until else "closed"
+            return "open" if self._held or self._clock() < self._open_until else "closed"
 
     def close(self) -> None:
         pass

@@ -29,6 +29,7 @@ class RelayDoor(ActuationLog):
         self._clock = clock
         self._cond = threading.Condition()
         self._release_until: float | None = None  # monotonic deadline while released
+        self._held = False  # released until hold(False), whatever the deadline (fire alarm)
         self._closed = False
         super().__init__()
         self.last_error: str | None = None
@@ -47,11 +48,24 @@ class RelayDoor(ActuationLog):
                 self._switch(True)
             self._cond.notify_all()
 
+    def hold(self, released: bool, cause: str) -> None:
+        with self._cond:
+            if released == self._held:
+                return
+            self._held = released
+            if released:
+                self._log(Actuation(time.time(), 0, cause, None))
+                if self._release_until is None:
+                    self._switch(True)
+            elif self._release_until is None:
+                self._switch(False)
+            self._cond.notify_all()
+
     def state(self) -> str:
         with self._cond:
             if self.last_error:
                 return "error"
-            return "open" if self._release_until is not None else "closed"
+            return "open" if self._held or self._release_until is not None else "closed"
 
     def close(self) -> None:
         with self._cond:
@@ -73,10 +87,11 @@ class RelayDoor(ActuationLog):
             while True:
                 if self._release_until is not None and self._clock() >= self._release_until:
                     self._release_until = None
-                    self._switch(False)
+                    if not self._held:
+                        self._switch(False)
                 if self._closed:
-                    if self._release_until is not None:
-                        self._release_until = None
+                    if self._release_until is not None or self._held:
+                        self._release_until, self._held = None, False
                         self._switch(False)  # never leave a door released behind a stopped agent
                     return
                 timeout = None if self._release_until is None else max(0.0, self._release_until - self._clock())

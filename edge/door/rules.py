@@ -12,14 +12,17 @@ rule is tested at its exact boundaries.
 - The door standing open `held_prealarm_s` after it opened is a pre-alarm; after `held_alarm_s`,
   an alarm; each once per opening. Closing ends the episode.
 - Anti-passback for the gate pair of one box: a person who entered may not enter again before
-  leaving. `soft` logs it and lets them in, `hard` refuses.
+  leaving. `soft` logs it and lets them in, `hard` refuses. The in and the out gate of a pair are
+  two agents on one box; they share the last passages through a PassbackStore (a small SQLite
+  file both name in their gate files, edge/door/passback.py). A passage older than
+  `anti_passback_reset_s` no longer counts: people also leave through doors without a gate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +42,8 @@ class RulesConfig(BaseModel):
     held_prealarm_s: float = Field(15.0, gt=0, le=600, description="open this long after the release: pre-alarm")
     held_alarm_s: float = Field(30.0, gt=0, le=1800, description="open this long after the release: alarm")
     anti_passback: Literal["off", "soft", "hard"] = "off"
+    anti_passback_reset_s: float = Field(12 * 3600, gt=0, le=7 * 86400,
+                                         description="a passage older than this no longer counts")
 
     @model_validator(mode="after")
     def _order(self) -> RulesConfig:
@@ -57,28 +62,59 @@ class Outcome:
     allowed: bool = True  # for a grant: False when hard anti-passback refused it
 
 
+class PassbackStore(Protocol):
+    def last(self, person: str) -> tuple[str, float] | None: ...  # (direction, at) of the last passage
+
+    def record(self, person: str, direction: str, at: float) -> None: ...
+
+
+class MemoryPassbackStore:
+    """One agent's own memory (a gate with no partner on the box)."""
+
+    def __init__(self):
+        self._last: dict[str, tuple[str, float]] = {}
+
+    def last(self, person: str) -> tuple[str, float] | None:
+        return self._last.get(person)
+
+    def record(self, person: str, direction: str, at: float) -> None:
+        self._last[person] = (direction, at)
+
+
 @dataclass
 class DoorRules:
     config: RulesConfig = field(default_factory=RulesConfig)
+    passages: PassbackStore = field(default_factory=MemoryPassbackStore)
     fire: bool = False
     door_open: bool = False
     _release_until: float | None = None
     _opened_at: float | None = None  # when the current opening began
     _held_stage: int = 0  # 0 none, 1 pre-alarm raised, 2 alarm raised (per opening)
-    _inside: dict[str, bool] = field(default_factory=dict)  # person -> last passage was "in"
 
     # ---- inputs
-    def grant(self, now: float, person: str | None = None, direction: str = "in") -> Outcome:
-        """A decision or a remote/local open wants the door released."""
+    def passback(self, now: float, person: str | None, direction: str) -> Literal["soft", "hard"] | None:
+        """Would letting `person` through this way break anti-passback? Changes nothing, so the
+        caller can record a hard refusal before anything happens at the door."""
+        if person is None or self.config.anti_passback == "off":
+            return None
+        last = self.passages.last(person)
+        if last is None or now - last[1] > self.config.anti_passback_reset_s:
+            return None
+        return self.config.anti_passback if last[0] == direction else None  # the same way twice
+
+    def grant(self, now: float, person: str | None = None, direction: str = "in",
+              release_s: float | None = None) -> Outcome:
+        """A decision or a remote/local open wants the door released (`release_s`: this grant's
+        own time, e.g. the server's door_open_ms; default the config's)."""
         logged: tuple[str, ...] = ()
+        breach = self.passback(now, person, direction)
+        if breach == "hard":
+            return Outcome(self._released(now), logged=("passback",), allowed=False)
+        if breach == "soft":
+            logged = ("passback",)
         if person is not None and self.config.anti_passback != "off":
-            entering = direction == "in"
-            if self._inside.get(person) == entering:  # the same way twice without the other
-                if self.config.anti_passback == "hard":
-                    return Outcome(self._released(now), logged=("passback",), allowed=False)
-                logged = ("passback",)
-            self._inside[person] = entering
-        self._release(now, self.config.release_s)
+            self.passages.record(person, direction, now)
+        self._release(now, self.config.release_s if release_s is None else release_s)
         return Outcome(self._released(now), logged=logged)
 
     def exit_button(self, now: float) -> Outcome:
@@ -101,6 +137,12 @@ class DoorRules:
             self._opened_at, self._held_stage = None, 0
         self.door_open = is_open
         return Outcome(self._released(now), alarms)
+
+    def baseline(self, now: float, is_open: bool) -> None:
+        """The contact's state at start: no forced-open alarm for a door found open, but it is
+        held open from now on if it stays so."""
+        self.door_open = is_open
+        self._opened_at, self._held_stage = (now if is_open else None), 0
 
     def tick(self, now: float) -> Outcome:
         """Time passes: the release may end, a door left open becomes an alarm."""

@@ -61,6 +61,12 @@ class Gallery:
         g.attributes = dict(attributes or {})
         return g
 
+    def display_name(self, identity: str | None) -> str | None:
+        """The name the server put beside an identity (for the gate's own screen), if any."""
+        if identity is None:
+            return None
+        return self.attributes.get(identity, {}).get("name")
+
     def __len__(self) -> int:
         return self._n
 

@@ -431,7 +431,7 @@ def test_a_full_outbox_keeps_the_door_shut_and_loses_nothing(db_url, sessions, u
     factory = EventFactory(site, gate, "in", face.pack, None)
     for _ in range(8):
         ob.append(lambda seq: (lambda e: (str(e.event_id), e.to_json()))(
-            factory.remote_open(seq, "guard1", "night shift", 0)))
+            factory.override_open(seq, "guard1", "night shift", 0)))
     ob.close()
     agent = GateAgent(cfg, engine=face)
     runner = threading.Thread(target=lambda: agent.run(exit_when_drained=True, drain_timeout_s=120))
