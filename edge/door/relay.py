@@ -44,7 +44,7 @@ class RelayDoor(ActuationLog):
             was_released = self._release_until is not None
             self._release_until = max(self._release_until or 0.0, self._clock() + duration_ms / 1000)
             self._log(Actuation(time.time(), duration_ms, cause, event_seq))
-            if not was_released:
+            if not was_released and not self._held:
                 self._switch(True)
             self._cond.notify_all()
 

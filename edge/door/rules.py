@@ -123,6 +123,8 @@ class DoorRules:
 
     def fire_alarm(self, now: float, active: bool) -> Outcome:
         changed, self.fire = self.fire != active, active
+        if changed and not active and self.door_open:  # the held-open time starts when the alarm ends
+            self._opened_at, self._held_stage = now, 0
         alarms = (DoorAlarm.FIRE_ALARM,) if changed and active else ()
         return Outcome(self._released(now), alarms, ("fire_alarm_cleared",) if changed and not active else ())
 

@@ -64,6 +64,24 @@ def test_door_releases_for_its_time_extends_and_relocks_when_stopped():
     board.unplug()
 
 
+def test_a_fire_alarm_holds_the_relay_through_grants_until_it_clears():
+    board = LcusBoard()
+    door = RelayDoor(Ch340Relay(board.port), "front")
+    try:
+        board.wait_switches(1)
+        door.hold(True, "fire_alarm")
+        assert board.wait_switches(2)[-1][2] is True and door.state() == "open"
+        door.open(100, "granted", 3)  # a grant's timer ends inside the alarm: the relay stays on
+        time.sleep(0.3)
+        assert len(board.wait_switches(2)) == 2 and door.state() == "open"
+        door.hold(False, "fire_alarm")
+        assert board.wait_switches(3)[-1][2] is False and door.state() == "closed"
+        assert [a.cause for a in door.actuations] == ["fire_alarm", "granted"]
+    finally:
+        door.close()
+        board.unplug()
+
+
 def test_an_absent_or_unplugged_board_is_one_clear_line():
     with pytest.raises(RelayError, match="relay board on /dev/nosuch-tty: cannot open it"):
         Ch340Relay("/dev/nosuch-tty")
