@@ -32,6 +32,7 @@ class PageServer:
             self.app, host=host, port=configured if port is None else port, log_level="warning",
             access_log=False, lifespan="off", timeout_graceful_shutdown=2))
         self._thread: threading.Thread | None = None
+        self.port: int | None = None
 
     def start(self, timeout_s: float = 10.0) -> PageServer:
         self._thread = threading.Thread(target=self._server.run, name="page", daemon=True)
@@ -42,11 +43,8 @@ class PageServer:
                 self.stop()
                 raise PageError(f"page: cannot serve on {self._where} (port taken or address not on this box?)")
             time.sleep(0.02)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]  # the real one when asked for 0
         return self
-
-    @property
-    def port(self) -> int:
-        return self._server.servers[0].sockets[0].getsockname()[1]
 
     def stop(self) -> None:
         self.app.state.stopping.set()
