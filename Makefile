@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install models test demo lint bench clean
+.PHONY: install models browser test demo lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
@@ -21,7 +21,12 @@ install: $(STAMP)
 models: $(STAMP)
 	$(VENV)/bin/menwei models build dlib-resnet
 
-test: models
+# Debian's Chromium for the gate page's browser test (Playwright drives it; its own browser
+# download is never used). Idempotent: nothing happens once chromium is installed.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: models browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

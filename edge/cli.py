@@ -1,4 +1,5 @@
-"""`menwei edge …`: the gate from the command line: `run` (the agent), `check-config`, `status`, `replay`."""
+"""`menwei edge …`: the gate from the command line: `run` (the agent), `check-config`, `status`, `replay`,
+`page-password` (the hash of the status page's password for the gate file)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gate file")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(handler=_status)
+    pw = esub.add_parser("page-password", help="hash a password for the gate file's page.password_hash",
+                         description="Reads the status page's password from stdin (asks for it on a terminal) "
+                         "and prints its salted scrypt hash for `page: {password_hash: ...}`; the password "
+                         "itself is stored nowhere.")
+    pw.set_defaults(handler=_page_password)
     _register_door(esub)
 
 
@@ -238,7 +244,33 @@ def _run(args) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    return agent.run(exit_when_drained=args.exit_when_drained)
+    page = None
+    if cfg.page is not None:
+        from edge.page.serve import start_page
+
+        page = start_page(agent, cfg.page)
+    try:
+        return agent.run(exit_when_drained=args.exit_when_drained)
+    finally:
+        if page is not None:
+            page.stop()
+
+
+def _page_password(_args) -> int:
+    import getpass
+
+    from edge.page.password import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("page password: ")
+        if getpass.getpass("again: ") != password:
+            raise _fail("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise _fail("the page password needs at least 8 characters")
+    print(hash_password(password))
+    return 0
 
 
 def _check_config(args) -> int:

@@ -99,6 +99,7 @@ class GateAgent:
         self.events: EventFactory | None = None
         self._last_state_write = 0.0
         self._fps_mark = (time.monotonic(), 0)
+        self.last_state: dict | None = None  # the loop's own last state, with fps: read by the gate's page
 
     # ---- start-up pieces
     def _load_remote_config(self) -> tuple[RemoteGateConfig, int | None]:
@@ -379,6 +380,7 @@ class GateAgent:
         self._last_state_write, self._fps_mark = now, (now, self.counters.frames)
         state = self.state()
         state["fps"] = round(fps, 1)
+        self.last_state = state
         write_state(self.data_dir, state)
         self.link.publish_telemetry({"fps": state["fps"], "outbox_depth": state["outbox"]["depth"],
                                      "outbox_near_full": state["outbox"]["near_full"],

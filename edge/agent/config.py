@@ -14,7 +14,8 @@ door, which broker and server. Errors name the field (`camera.source: ...`).
 Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `door.inputs` (contacts on GPIO),
 `door.rules` (held-open times, anti-passback), `door.passback_file`, `mqtt.inflight`/`session_expiry_s`,
 `outbox.max_events`, `commands.ttl_s`, `gallery.folder` (enrol a folder of photos when no server
-gallery is cached yet), and `policy:`/`pipeline:` (the defaults a server config replaces).
+gallery is cached yet), `page:` (the gate's own status page; none without it), and
+`policy:`/`pipeline:` (the defaults a server config replaces).
 """
 
 from __future__ import annotations
@@ -139,6 +140,40 @@ class GallerySection(_Section):
     wait_s: float = Field(15.0, ge=0, le=600)
 
 
+class PageSection(_Section):
+    """The gate's local status page (edge/page/): behind one account whose password is stored hashed."""
+
+    listen: str = Field("127.0.0.1:8080", description="HOST:PORT to serve on (0.0.0.0:8080 for the LAN)")
+    user: str = Field("guard", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+                      description="the account name; local opens are logged as operator local:<user>")
+    password_hash: str = Field(description="from `menwei edge page-password` (salted scrypt, never the password)")
+    session_ttl_s: int = Field(12 * 3600, ge=60, le=7 * 86400, description="a login lasts this long")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{v!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        return v
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, v: str) -> str:
+        from edge.page.password import BadPasswordHash, parse_hash
+
+        try:
+            parse_hash(v)
+        except BadPasswordHash as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -154,6 +189,7 @@ class GateConfig(BaseModel):
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     commands: CommandsSection = Field(default_factory=CommandsSection)
     gallery: GallerySection = Field(default_factory=GallerySection)
+    page: PageSection | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
