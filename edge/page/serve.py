@@ -35,7 +35,7 @@ class PageServer:
         self.port: int | None = None
 
     def start(self, timeout_s: float = 10.0) -> PageServer:
-        self._thread = threading.Thread(target=self._server.run, name="page", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="page", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -45,6 +45,12 @@ class PageServer:
             time.sleep(0.02)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]  # the real one when asked for 0
         return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports that in one line
+            pass
 
     def stop(self) -> None:
         self.app.state.stopping.set()
