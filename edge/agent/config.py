@@ -13,11 +13,14 @@ door, which broker and server. Errors name the field (`camera.source: ...`).
 
 Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `mqtt.inflight`/`session_expiry_s`,
 `outbox.max_events`, `commands.ttl_s`, `gallery.folder` (enrol a folder of photos when no server
-gallery is cached yet), and `policy:`/`pipeline:` (the defaults a server config replaces).
+gallery is cached yet), `passes: {public_key, every_n_frames, repeat_s}` (visitor passes; none
+without a key), and `policy:`/`pipeline:` (the defaults a server config replaces).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +120,29 @@ class GallerySection(_Section):
     wait_s: float = Field(15.0, ge=0, le=600)
 
 
+class PassesSection(_Section):
+    # base64 of the 32 raw bytes GET /passes/public-key gives; none: the gate reads no passes
+    public_key: str | None = None
+    every_n_frames: int = Field(3, ge=1, le=100)  # QR decoding costs a few ms: not every frame
+    repeat_s: float = Field(10.0, gt=0, le=3600)  # a code held up for seconds is one use per this
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64 (copy public_key from GET /passes/public-key)") from None
+        if len(raw) != 32:
+            raise ValueError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}")
+        return v
+
+    def key_bytes(self) -> bytes | None:
+        return None if self.public_key is None else base64.b64decode(self.public_key)
+
+
 class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -132,6 +158,7 @@ class GateConfig(BaseModel):
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     commands: CommandsSection = Field(default_factory=CommandsSection)
     gallery: GallerySection = Field(default_factory=GallerySection)
+    passes: PassesSection = Field(default_factory=PassesSection)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
