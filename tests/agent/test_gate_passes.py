@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from pass_kit import _background, a_pass, phone_frame, read_frames, write_pass_video
 
@@ -51,8 +52,8 @@ def test_the_same_pass_shown_again_after_repeat_s_is_a_second_use(tmp_path):
     token = sign_pass(a_pass(SITE), KEY)
     video = write_pass_video(tmp_path / "twice.avi", {token: (0.5, 2.0)}, seconds=6.0)
     frames = read_frames(video)
-    later = [Frame(f.image, f.index, f.timestamp) for f in frames]  # the same showing 4 s later, still in view
-    shifted = frames + [Frame(f.image, f.index + len(frames), f.timestamp + 6.0) for f in later]
+    # the same showing again, 4 s after the first one ended
+    shifted = frames + [Frame(f.image, f.index + len(frames), f.timestamp + 6.0) for f in frames]
     assert [o.accepted for o in uses(check(every_n_frames=1, repeat_s=3), shifted)] == [True, True]
     assert [o.accepted for o in uses(check(every_n_frames=1, repeat_s=30), shifted)] == [True]
 
@@ -74,7 +75,7 @@ NOW = datetime.now(UTC)
 def test_a_refused_pass_is_one_denied_use_with_its_reason(name, make, revoked, code, names_it):
     token = make()
     pc = check(revoked=frozenset({str(REVOKED.pass_id)}) if revoked else frozenset(), every_n_frames=1)
-    frame = phone_frame(_background(__import__("numpy").random.default_rng(1)), token)
+    frame = phone_frame(_background(np.random.default_rng(1)), token)
     got = uses(pc, [Frame(frame, i, i / 15) for i in range(10)])
     assert [(o.accepted, o.code) for o in got] == [(False, code)], name
     use = got[0].use()
@@ -90,7 +91,7 @@ REVOKED = a_pass(SITE)
 
 def test_a_qr_code_that_is_not_a_pass_is_ignored():
     pc = check(every_n_frames=1)
-    frame = phone_frame(_background(__import__("numpy").random.default_rng(2)), "https://example.com/menu")
+    frame = phone_frame(_background(np.random.default_rng(2)), "https://example.com/menu")
     assert uses(pc, [Frame(frame, 0, 0.0)]) == [] and pc.stats.foreign == 1
 
 
@@ -157,8 +158,6 @@ def test_a_revocation_arriving_with_a_new_gallery_takes_effect_at_the_gate(tmp_p
 def test_every_issued_code_is_readable_on_the_phone():
     """Codes differ (uuid, signature): the reader must read all of them, not most (OpenCV's
     classic detector alone missed about one in ten of these)."""
-    import numpy as np
-
     from edge.vision.qr import QrReader
 
     reader, bg = QrReader(), _background(np.random.default_rng(3))
