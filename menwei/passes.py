@@ -28,7 +28,12 @@ MAX_TOKEN = 1024  # anything longer is not ours: refused before any parsing
 
 class PassRefused(MenweiError):
     """`code` is the reason a gate records: bad_format, bad_signature, not_yet_valid, expired,
-    wrong_gate, revoked."""
+    wrong_gate, revoked. `claims` is the pass when its signature verified (refused for time, gate
+    or revocation: the server may name it), None when nothing it says can be believed."""
+
+    def __init__(self, message: str, code: str, claims: VisitorPass | None = None):
+        super().__init__(message, code)
+        self.claims = claims
 
 
 class VisitorPass(BaseModel):
@@ -106,13 +111,13 @@ def verify_pass(token: str, public_key: bytes, *, site_id: str, gate_id: str, no
         raise PassRefused("signed, but its claims do not parse", "bad_format") from None
     t = int((now or datetime.now(UTC)).timestamp())
     if str(p.pass_id) in revoked:
-        raise PassRefused(f"pass {p.pass_id} was revoked", "revoked")
+        raise PassRefused(f"pass {p.pass_id} was revoked", "revoked", p)
     if t < p.not_before:
         raise PassRefused(f"pass valid only from {datetime.fromtimestamp(p.not_before, UTC).isoformat()}",
-                          "not_yet_valid")
+                          "not_yet_valid", p)
     if t >= p.not_after:
-        raise PassRefused(f"pass expired at {datetime.fromtimestamp(p.not_after, UTC).isoformat()}", "expired")
+        raise PassRefused(f"pass expired at {datetime.fromtimestamp(p.not_after, UTC).isoformat()}", "expired", p)
     if p.site_id != site_id or (p.gates and gate_id not in p.gates):
         raise PassRefused(f"pass is for {p.site_id} {'/'.join(p.gates) or '(all gates)'}, not gate {gate_id}",
-                          "wrong_gate")
+                          "wrong_gate", p)
     return p

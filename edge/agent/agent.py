@@ -17,12 +17,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from edge.agent.config import GateConfig
 from edge.agent.events import EventFactory, face_crop_jpeg
 from edge.agent.feed import LiveFeed
 from edge.agent.host import box_temperatures, rss_mb
+from edge.agent.passes import PassCheck
 from edge.agent.remote_config import RemoteConfigError, RemoteGateConfig, parse_remote_config
 from edge.agent.thermal import build_thermal
 from edge.capture.capture import Capture
@@ -209,8 +211,32 @@ class GateAgent:
     def _process(self, frame: Frame) -> None:
         pipeline = self._ensure_pipeline(frame)
         self.counters.frames += 1
+        self._visitor_passes(frame)
         for decision in pipeline.process(frame):
             self._record(decision, frame)
+
+    # ---- visitor passes (edge/agent/passes.py): each use is committed, then the door acts
+    @cached_property
+    def pass_check(self) -> PassCheck | None:
+        key = self.cfg.passes.key_bytes()
+        if key is None:
+            return None  # no key in the gate file: passes are not read at this gate
+        # the revoked set is read from the current gallery at each check: a new gallery's list applies at once
+        return PassCheck(key, self.cfg.site, self.cfg.gate, revoked=lambda: self.gallery.revoked_passes,
+                         every_n_frames=self.cfg.passes.every_n_frames, repeat_s=self.cfg.passes.repeat_s)
+
+    def _visitor_passes(self, frame: Frame) -> None:
+        if self.pass_check is None:
+            return
+        version = self.gallery.version
+        for outcome in self.pass_check.check(frame):
+            use = outcome.use()
+            seq = self._commit(lambda seq, use=use: self.events_factory().visitor_pass(seq, use, version))
+            if seq is not None and outcome.accepted:
+                self.door.open(self.remote.door_open_ms, "visitor_pass", seq)
+                self.counters.door_opens += 1
+            log.info("visitor pass %s: %s", "accepted" if outcome.accepted else f"refused ({outcome.code})",
+                     outcome.message)
 
     def _finish_stream(self) -> None:
         if self.pipeline is None:

@@ -16,10 +16,14 @@ Optional: `camera.profile`/`camera.realtime`, `door.open_ms`, `door.inputs` (con
 `outbox.max_events`, `commands.ttl_s`, `gallery.folder` (enrol a folder of photos when no server
 gallery is cached yet), `page:` (the gate's own status page; none without it), and
 `policy:`/`pipeline:` (the defaults a server config replaces).
+gallery is cached yet), `passes: {public_key, every_n_frames, repeat_s}` (visitor passes; none
+without a key), and `policy:`/`pipeline:` (the defaults a server config replaces).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,6 +178,29 @@ class PageSection(_Section):
         return host.strip("[]"), int(port)
 
 
+class PassesSection(_Section):
+    # base64 of the 32 raw bytes GET /passes/public-key gives; none: the gate reads no passes
+    public_key: str | None = None
+    every_n_frames: int = Field(3, ge=1, le=100)  # QR decoding costs a few ms: not every frame
+    repeat_s: float = Field(10.0, gt=0, le=3600)  # a code held up for seconds is one use per this
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64 (copy public_key from GET /passes/public-key)") from None
+        if len(raw) != 32:
+            raise ValueError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}")
+        return v
+
+    def key_bytes(self) -> bytes | None:
+        return None if self.public_key is None else base64.b64decode(self.public_key)
+
+
 class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -190,6 +217,7 @@ class GateConfig(BaseModel):
     commands: CommandsSection = Field(default_factory=CommandsSection)
     gallery: GallerySection = Field(default_factory=GallerySection)
     page: PageSection | None = None
+    passes: PassesSection = Field(default_factory=PassesSection)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 

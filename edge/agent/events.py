@@ -15,11 +15,13 @@ from menwei.wire import (
     Direction,
     EntryEvent,
     Override,
+    PassUse,
     Person,
     Reason,
     Temperature,
     TemperatureStatus,
     Track,
+    pass_refusal_reason,
     uuid7,
 )
 
@@ -92,3 +94,13 @@ class EventFactory:
             return EntryEvent(**{**base, "direction": Direction.OUT}, decision=Decision.GRANTED,
                               reasons=[reason.value])
         return EntryEvent(**base, decision=Decision.ALERT, reasons=[reason.value])
+
+    def visitor_pass(self, seq: int, use: PassUse, gallery_version: int, now: datetime | None = None) -> EntryEvent:
+        """A pass shown at the gate: granted by it, or denied with pass_<code>. No person: the
+        visitor is not in the gallery, and the host named by the pass is not the one at the gate."""
+        now = now or datetime.now(UTC)
+        accepted = use.refused is None
+        reason = Reason.VISITOR_PASS if accepted else pass_refusal_reason(use.refused)
+        return EntryEvent(**self._base(seq, now), decision=Decision.GRANTED if accepted else Decision.DENIED,
+                          reasons=[reason.value], person=Person(gallery_version=gallery_version, pack=self.pack),
+                          visitor_pass=use)

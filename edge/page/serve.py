@@ -3,6 +3,7 @@ started before the agent runs and stopped after it (`menwei edge run`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -47,10 +48,8 @@ class PageServer:
         return self
 
     def _run(self) -> None:
-        try:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind; start() reports it
             self._server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; start() reports that in one line
-            pass
 
     def stop(self) -> None:
         self.app.state.stopping.set()

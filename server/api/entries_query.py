@@ -75,6 +75,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 COLUMNS = (Entry.id, Entry.event_id, Entry.site_id, Entry.gate_id, Entry.seq, Entry.captured_at,
            Entry.direction, Entry.decision, Entry.reasons, Entry.resident_id, Entry.household_id,
            Entry.matched_by, Entry.score, Entry.temperature_c, Entry.temperature_status, Entry.has_alert,
+           Entry.visitor_pass_id, Entry.pass_host_resident_id, Entry.pass_refused,
            Resident.name.label("resident_name"), Resident.site_id.label("resident_site_id"))
 
 

@@ -94,6 +94,10 @@ class AlertKind(StrEnum):
     DOUBLE_ENTRY = "double_entry"
     GATE_OFFLINE = "gate_offline"
     OUTBOX_FULL = "outbox_full"  # the gate's outbox is >= 90 % full: soon it must keep the door shut
+    DOOR_ALARM = "door_alarm"  # fire alarm, door forced or held open (menwei.wire.DOOR_ALARM_REASONS)
+    LOCAL_OPEN = "local_open"  # a guard opened the door from the gate's own page: for the office to review
+    PASS_REFUSED = "pass_refused"  # the gate refused a visitor pass (detail: its code)
+    PASS_UNKNOWN = "pass_unknown"  # the gate accepted a pass the server does not know as valid there
 
 
 class MatchedBy(StrEnum):
@@ -406,6 +410,12 @@ class Entry(Base):
     rematched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     track: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     override: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # a visitor pass shown at the gate: its id as the gate read it (no FK: the entry outlives the
+    # pass), the host the server's own pass record names (only for a pass of this compound), and
+    # the gate's refusal code (None when it opened). resident_id stays None: the visitor is not the host.
+    visitor_pass_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    pass_host_resident_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    pass_refused: Mapped[str | None] = mapped_column(String(32))
     has_alert: Mapped[bool] = mapped_column(Boolean, default=False)
 
     alerts: Mapped[list[Alert]] = relationship(back_populates="entry", passive_deletes=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from menwei.wire import CommandKind, EntryEvent
 from server.db.models import Alert, AlertKind, GateCommand
+from server.reconcile.door_events import is_local_open
 from server.reconcile.inline import Reconciled
 
 OVERRIDE_WITHOUT_COMMAND = "override_without_command"
@@ -48,9 +49,10 @@ def unmatched_overrides(session: Session, events: Sequence[EntryEvent], window: 
     An override is only ever the result of ``POST /gates/{id}/commands {"kind": "open"}`` (stored
     in ``gate_commands`` before it is sent): the same gate, the same operator, issued within
     ``window`` of the capture time (either side: gate clocks drift). Anything else is a forged or
-    replayed claim and must not silence the alert the passage would otherwise raise.
+    replayed claim and must not silence the alert the passage would otherwise raise. A local open
+    (the gate's own page) has no command to match: it raises its own local_open alert instead.
     """
-    wanted = [i for i, e in enumerate(events) if e.override is not None]
+    wanted = [i for i, e in enumerate(events) if e.override is not None and not is_local_open(e)]
     if not wanted:
         return set()
     lo = min(events[i].captured_at for i in wanted) - window

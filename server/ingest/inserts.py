@@ -37,13 +37,15 @@ def _entry_row(acc: AcceptedEntry, rec: Reconciled) -> dict:
         "face_purged_at": None, "rematched_at": None,
         "track": e.track.model_dump() if e.track else None,
         "override": e.override.model_dump() if e.override else None,
+        "visitor_pass_id": rec.visitor_pass_id, "pass_host_resident_id": rec.pass_host_resident_id,
+        "pass_refused": rec.pass_refused,
         "has_alert": bool(rec.alerts),
     }
 
 
 # PostgreSQL: one INSERT … SELECT FROM unnest(arrays) per batch. A multi-row VALUES statement with
-# 25 parameters per row spends most of its time in client-side query parsing (12,000 placeholders
-# for 500 rows); column arrays are 25 parameters whatever the batch size.
+# 28 parameters per row spends most of its time in client-side query parsing (14,000 placeholders
+# for 500 rows); column arrays are 28 parameters whatever the batch size.
 _PG_TYPES = {
     "event_id": "uuid[]", "site_id": "text[]", "gate_id": "text[]", "seq": "bigint[]",
     "captured_at": "timestamptz[]", "received_at": "timestamptz[]", "direction": "text[]",
@@ -51,7 +53,8 @@ _PG_TYPES = {
     "unit_id": "int[]", "matched_by": "text[]", "score": "float8[]", "gallery_version": "int[]",
     "pack": "text[]", "temperature_c": "float8[]", "temperature_status": "text[]",
     "temperature_method": "text[]", "face_jpeg": "bytea[]", "face_purged_at": "timestamptz[]",
-    "rematched_at": "timestamptz[]", "track": "json[]", "override": "json[]", "has_alert": "bool[]",
+    "rematched_at": "timestamptz[]", "track": "json[]", "override": "json[]", "visitor_pass_id": "uuid[]",
+    "pass_host_resident_id": "text[]", "pass_refused": "text[]", "has_alert": "bool[]",
 }
 _JSON_COLS = ("reasons", "track", "override")
 # %b: parameters travel in binary, so 500 face crops are not hex-escaped into a text array

@@ -7,6 +7,7 @@ follow-up UPDATE); the caller keeps only the results of rows that were really in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from menwei.wire import EntryEvent, TemperatureStatus
 from server.db.models import AlertKind, Entry, Household, MatchedBy, Resident
+from server.reconcile.door_events import door_alarm_alerts, is_door_event, is_local_open, local_open_alert
+from server.reconcile.passes import load_passes, reconcile_pass
 from server.reconcile.rules import ResidentView, status_violation
 
 
@@ -32,6 +35,10 @@ class Reconciled:
     household_id: int | None = None
     unit_id: int | None = None
     matched_by: MatchedBy | None = None
+    # a visitor pass (server/reconcile/passes.py); the host's household fills household_id/unit_id
+    visitor_pass_id: uuid.UUID | None = None
+    pass_host_resident_id: str | None = None
+    pass_refused: str | None = None
     # (kind, resident_id, detail) — resident_id may differ from the event's when re-matched later
     alerts: list[tuple[AlertKind, str | None, dict]] = field(default_factory=list)
 
@@ -104,6 +111,7 @@ def reconcile_batch(session: Session, events: Sequence[EntryEvent], ctx: Reconci
     linked = [rid if (rid := e.person.resident_id) and rid in residents and residents[rid].site_id == e.site_id
               else None for e in events]
     doubles = _double_entries(session, events, linked, ctx.double_entry_window)
+    passes = load_passes(session, {e.visitor_pass.pass_id for e in events if e.visitor_pass and e.visitor_pass.pass_id})
     out: list[Reconciled] = []
     for i, (e, rid) in enumerate(zip(events, linked, strict=True)):
         rec = Reconciled(resident_id=rid)
@@ -118,6 +126,18 @@ def reconcile_batch(session: Session, events: Sequence[EntryEvent], ctx: Reconci
         elif e.person.resident_id is not None:
             rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "not_in_compound",
                                                                  "reported_resident_id": e.person.resident_id}))
+        elif e.visitor_pass is not None:
+            p = reconcile_pass(e, passes, base)
+            rec.visitor_pass_id, rec.pass_host_resident_id, rec.pass_refused = (
+                p.visitor_pass_id, p.pass_host_resident_id, p.pass_refused)
+            rec.household_id, rec.unit_id = p.household_id, p.unit_id
+            rec.alerts += p.alerts
+            if p.pass_refused is None and not p.valid:  # someone the server cannot vouch for came in
+                rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "pass_unknown"}))
+        elif is_door_event(e):  # nobody at the camera: the door itself reported
+            rec.alerts += door_alarm_alerts(e, base)
+        elif is_local_open(e):  # the guard at the gate dealt with the person; the office reviews the open
+            rec.alerts.append(local_open_alert(e, base))
         elif e.override is None:
             # a guard who overrode the gate has already dealt with the person in front of them
             rec.alerts.append((AlertKind.UNKNOWN_PERSON, None, {**base, "reason": "no_match"}))

@@ -142,3 +142,23 @@ def test_daily_figures(api_any_db, uid, tz, day_of_t0):
     d = items[0]
     assert (d["entries"], d["granted"], d["denied"], d["alert"]) == (20, 7, 7, 6)
     assert d["unique_residents"] == 1 and d["fevers"] == 2
+
+
+def test_an_entry_shows_the_visitor_pass_it_used(api_any_db, uid):
+    api = api_any_db
+    admin = api.add_user("root", Role.ADMIN, [])
+    a, _ = seed(api, uid, n=1)
+    pid = uuid.uuid4()
+    with api.sessions() as s:
+        e = Entry(event_id=uuid7(), site_id=a, gate_id=f"a1{uid}", seq=2, captured_at=T0 + timedelta(hours=1),
+                  direction="in", decision="granted", reasons=["visitor_pass"], temperature_status="unavailable",
+                  visitor_pass_id=pid, pass_host_resident_id=f"r{uid}")
+        s.add(e)
+        s.commit()
+        event_id = str(e.event_id)
+    listed = api.client.get(f"/api/v1/entries?site={a}", headers=admin).json()["items"][0]
+    detail = api.client.get(f"/api/v1/entries/{event_id}", headers=admin).json()
+    for got in (listed, detail):
+        assert (got["visitor_pass_id"], got["pass_host_resident_id"], got["pass_refused"]) == (str(pid), f"r{uid}",
+                                                                                                None)
+        assert got["resident_id"] is None  # the visitor is not the host
