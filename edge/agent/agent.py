@@ -233,8 +233,11 @@ class GateAgent:
             use = outcome.use()
             seq = self._commit(lambda seq, use=use: self.events_factory().visitor_pass(seq, use, version))
             if seq is not None and outcome.accepted:
-                self.door.open(self.remote.door_open_ms, "visitor_pass", seq)
+                # through the rules, like every grant: the door opening next is not "forced"
+                self.controller.grant(self.remote.door_open_ms, "visitor_pass", seq)
                 self.counters.door_opens += 1
+            self.feed.publish("pass", {"seq": seq, "accepted": outcome.accepted, "code": outcome.code,
+                                       "at": time.time()})
             log.info("visitor pass %s: %s", "accepted" if outcome.accepted else f"refused ({outcome.code})",
                      outcome.message)
 

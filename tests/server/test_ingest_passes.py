@@ -14,13 +14,13 @@ from test_ingest_rules import entry_msg, run
 
 from server.db.models import Alert, Entry, VisitorPass
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # every visit is captured at NOW: the windows below are relative to it
 
 
 def a_visit(site: str, gate: str, seq: int, pass_id, host: str | None = "host-1", refused: str | None = None,
             reasons=("visitor_pass",)) -> dict:
     ev = event(site, gate, seq, resident_id=None, decision="denied" if refused else "granted", celsius=None,
-               temp_status="unavailable")
+               temp_status="unavailable", at=NOW)
     ev["reasons"] = [f"pass_{refused}"] if refused else list(reasons)
     ev["visitor_pass"] = {k: v for k, v in {"pass_id": str(pass_id) if pass_id else None, "host_resident_id": host,
                                             "refused": refused}.items() if v is not None}
