@@ -26,7 +26,7 @@ from edge.page.auth import COOKIE, SessionSigner, same_origin
 from edge.page.password import verify_password
 from edge.page.sse import frame
 from edge.page.view import GateView
-from server.api.throttle import LoginThrottle, Rule
+from menwei.throttle import LoginThrottle, Rule
 
 STATIC = Path(__file__).parent / "static"
 OPEN_WAIT_S = 3.0  # how long a guard waits for the loop to confirm a local open

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge.modelpack.manifest import load_manifest
 from menwei import __version__
 from menwei.passes import signing_key_from_secret
+from menwei.throttle import LoginThrottle, Rule
 from server.api.broker import NullPublisher, Publisher
 from server.api.deps import AppState
 from server.api.errors import error_responses, install_handlers
@@ -23,7 +24,6 @@ from server.api.limits import BodyLimitMiddleware
 from server.api.nul import refuse_nul
 from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
-from server.api.throttle import LoginThrottle, Rule
 from server.gallery.links import LinkSigner, gate_generations
 from server.gallery.publish import GalleryService, Republisher
 from server.registry.faces import EngineHolder

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from menwei.errors import MenweiError
+from menwei.throttle import LoginThrottle
 from server.api.broker import Publisher
 from server.api.roles import Perm, Principal, Role
 from server.api.security import InvalidToken, Pseudonyms, TokenIssuer
 from server.api.settings import ApiSettings
-from server.api.throttle import LoginThrottle
 from server.audit import Actor
 from server.db.models import User, UserSite
 from server.gallery.links import LinkSigner

@@ -14,7 +14,7 @@ import edge.page.app as page_app
 from edge.page.app import create_app
 from edge.page.auth import COOKIE, SessionSigner, same_origin
 from edge.page.password import verify_password
-from server.api.throttle import LoginThrottle, Rule
+from menwei.throttle import LoginThrottle, Rule
 
 STATE = {"fps": 12.5, "outbox": {"depth": 3}, "door": "closed", "updated_at": "2026-01-01T00:00:00+00:00"}
 

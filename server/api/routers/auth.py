@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from menwei.throttle import Refusal, TooManyAttempts
 from server.api.bounds import Int32
 from server.api.deps import Caller, Session_, Unauthorized, UsersWrite, app_state
 from server.api.roles import Role
 from server.api.security import hash_password, verify_dummy, verify_password
-from server.api.throttle import Refusal, TooManyAttempts
 from server.audit import Actor, record
 from server.db.models import Role as DbRole
 from server.db.models import Site, User, UserSite

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from menwei.throttle import LoginThrottle, Rule
 from server.api.roles import Role
-from server.api.throttle import LoginThrottle, Rule
 from server.db.models import AuditLog
 
 PASSWORD = "s3cret-pass"  # the password tests/server/api/conftest.py gives its users

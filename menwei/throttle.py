@@ -1,6 +1,6 @@
 """Login throttling: failed attempts per account and per client address, in process.
 
-A sliding window per key: an attempt is allowed while fewer than `limit` failures fall inside the
+Used by the server's API and by the gate's own page (edge/page/), hence here. A sliding window per key: an attempt is allowed while fewer than `limit` failures fall inside the
 last `window_s` seconds; otherwise it is refused with the seconds until the oldest failure leaves
 the window (the HTTP Retry-After). A refused attempt costs no bcrypt work and no database read,
 so a flood against one account spends almost nothing and other users' logins keep their speed.
