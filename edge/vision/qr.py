@@ -11,7 +11,7 @@ class QrReader:
 
     def __init__(self):
         # the ArUco-based detector first: the classic one failed to read about 1 in 10 of our own
-        # pass codes even as clean renders (tests/agent/test_passes.py); it stays as the fallback
+        # pass codes even as clean renders (tests/agent/test_pass_check.py); it stays as the fallback
         self._detectors = (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector())
 
     def read(self, image_bgr: np.ndarray) -> list[str]:

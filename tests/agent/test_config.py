@@ -37,6 +37,10 @@ def test_the_issue_example_loads_exactly_as_written(tmp_path):
     ("door: {driver: ch340}", "door"),  # a relay board needs its serial port
     ("door: {driver: gpio}", "door"),  # and a GPIO relay its line
     ("door: {driver: ch340, port: /dev/ttyUSB0, channel: 9}", "door.channel"),
+    ("door: {inputs: {exit_button: {line: -1}}}", "door.inputs.exit_button.line"),
+    ("door: {inputs: {fire_alarm: {line: 5, pull: sideways}}}", "door.inputs.fire_alarm.pull"),
+    ("door: {rules: {held_prealarm_s: 30, held_alarm_s: 30}}", "door.rules"),
+    ("door: {rules: {anti_passback: always}}", "door.rules.anti_passback"),
     ("policy: {fever: warm}", "policy.fever"),
     ("colour: blue", "colour"),
 ])
