@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from menwei.errors import MenweiError
+from menwei.resources import data_dir
 
 
 class PackError(MenweiError):
@@ -121,11 +122,11 @@ class PackManifest(BaseModel):
 
 
 def manifests_dir() -> Path:
-    """The models/ folder: MENWEI_MODELS_DIR, else the one next to the installed source tree."""
+    """The models/ folder: MENWEI_MODELS_DIR, else this installation's (menwei.resources)."""
     env = os.environ.get("MENWEI_MODELS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    return data_dir("models")
 
 
 def load_manifest(name: str, directory: Path | None = None) -> PackManifest:
