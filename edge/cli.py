@@ -234,10 +234,11 @@ def _run(args) -> int:
 
     from edge.agent.agent import GateAgent
     from edge.agent.config import load_gate_config
+    from menwei.sdnotify import ServiceNotifier
 
     cfg = load_gate_config(args.config)
     _quiet_opencv()
-    agent = GateAgent(cfg)
+    agent = GateAgent(cfg, notifier=ServiceNotifier.from_env())
 
     def _stop(_sig, _frame):
         agent.stop()

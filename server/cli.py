@@ -416,6 +416,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from menwei.sdnotify import ServiceNotifier
     from server.api.runner import run_server
 
     settings = _settings(args)
@@ -423,4 +424,4 @@ def cmd_run(args) -> int:
     if not host or not port.isdigit():
         raise CliError("--embedded-broker must be HOST:PORT")
     return run_server(settings, embedded_broker=(host, int(port)), ingest=not args.no_ingest,
-                      retention=not args.no_retention)
+                      retention=not args.no_retention, notifier=ServiceNotifier.from_env())

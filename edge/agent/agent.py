@@ -38,6 +38,7 @@ from edge.link.outbox import Outbox, OutboxFull
 from edge.link.session import GateLink, LinkHandlers
 from edge.pipeline.loop import GatePipeline
 from edge.pipeline.types import TrackDecision
+from menwei.sdnotify import ServiceNotifier
 from menwei.wire import (
     Command,
     CommandKind,
@@ -66,7 +67,8 @@ class AgentCounters:
 
 
 class GateAgent:
-    def __init__(self, cfg: GateConfig, *, engine=None, door: Door | None = None, inputs: DoorInputs | None = None):
+    def __init__(self, cfg: GateConfig, *, engine=None, door: Door | None = None, inputs: DoorInputs | None = None,
+                 notifier: ServiceNotifier | None = None):
         from edge.face.engine import FaceEngine
 
         self.cfg = cfg
@@ -80,6 +82,7 @@ class GateAgent:
             on_event=lambda e: self._inbox.put(("door", e)), poll_s=(cfg.door.inputs.poll_ms / 1000
                                                                     if cfg.door.inputs else 0.02))
         self.feed = LiveFeed()  # what the gate's own status page shows
+        self.notifier = notifier or ServiceNotifier(None, None)  # systemd's READY/WATCHDOG (menwei/sdnotify.py)
         self.outbox = Outbox(self.data_dir / "outbox.sqlite", max_events=cfg.outbox.max_events)
         self.counters = AgentCounters()
         self._stop = threading.Event()
@@ -148,9 +151,11 @@ class GateAgent:
         self.controller.start()
         self._await_first_gallery()
         self.capture = self._open_camera().start()
+        self.notifier.ready(f"gate {self.cfg.gate} running")
         ended = False
         try:
             while not self._stop.is_set():
+                self.notifier.ping()  # only this loop proves the gate works: a hang stops the pings
                 self._apply_inbox()
                 frame = self.capture.latest(timeout=0.1)
                 if frame is None:
@@ -420,6 +425,7 @@ class GateAgent:
                                      "at": state["updated_at"]})
 
     def _shutdown(self) -> None:
+        self.notifier.stopping()
         if self.capture is not None:
             self.capture.stop()
         if self.thermal is not None and self.thermal.supervisor is not None:

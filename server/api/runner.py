@@ -33,10 +33,12 @@ def _retention_loop(settings: Settings, sessions, republisher, stop: threading.E
 
 
 def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0.0.1", 1883), ingest: bool = True,
-               retention: bool = True) -> int:
+               retention: bool = True, notifier=None) -> int:
+    """``notifier``: a menwei.sdnotify.ServiceNotifier (READY once serving, WATCHDOG while /healthz answers)."""
     from sqlalchemy import select
 
     from menwei.mqtt import SessionOptions, connect
+    from menwei.sdnotify import ServiceNotifier
     from server.api.app import create_app
     from server.api.broker import PahoPublisher
     from server.api.embedded_broker import EmbeddedBroker
@@ -75,6 +77,7 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
         with sessions() as s:
             for site_id in sorted(set(s.scalars(select(Gate.site_id)))):
                 state.republisher.mark(site_id)
+        notifier = notifier or ServiceNotifier(None, None)
         server = _Server(uvicorn_config(app, settings))
         previous = {sig: signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
                     for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -86,6 +89,8 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
                 print(f"menwei server: API http://{settings.listen} (docs at /docs); "
                       f"MQTT {'in-process ' if broker else ''}{_redact_mqtt(settings.mqtt_url)}; "
                       f"ingest {'on' if worker else 'off'}", flush=True)
+                notifier.ready(f"API on {settings.listen}")
+                _watchdog(notifier, settings, stop)
 
         threading.Thread(target=announce_ready, daemon=True).start()
         try:
@@ -95,6 +100,8 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
                 signal.signal(sig, handler)
         return 0
     finally:
+        if notifier is not None:
+            notifier.stopping()
         stop.set()
         if worker is not None:
             worker.stop()
@@ -103,6 +110,25 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
         if broker is not None:
             broker.stop()
         engine.dispose()
+
+
+def _watchdog(notifier, settings: Settings, stop: threading.Event) -> None:
+    """Ping systemd only while the API answers its own /healthz: a thread that merely runs would
+    keep a server whose event loop hangs alive forever."""
+    import httpx
+
+    if notifier.watchdog_s is None:
+        return
+    host = "127.0.0.1" if settings.listen_host in ("0.0.0.0", "") else settings.listen_host
+    host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
+    url = f"http://{host}:{settings.listen_port}/healthz"
+    period = notifier.watchdog_s / 3
+    while not stop.wait(period):
+        try:
+            if httpx.get(url, timeout=period).status_code == 200:
+                notifier.ping()
+        except httpx.HTTPError:
+            pass  # no ping: systemd restarts the server once WatchdogSec passes without one
 
 
 def uvicorn_config(app, settings: Settings):
