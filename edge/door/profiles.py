@@ -33,6 +33,8 @@ class DoorProfile(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     driver: Literal["ch340"]
+    usb_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{4}:[0-9a-f]{4}$",
+                               description="vendor:product of the board (deploy/udev names it /dev/menwei/relay)")
     channel: int = Field(1, ge=1, le=4, description="which relay of the board")
     lock: Literal["fail-secure", "fail-safe"] = Field(
         description="fail-secure: a strike that stays locked without power (NO contact); "
