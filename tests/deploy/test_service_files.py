@@ -117,3 +117,26 @@ def test_journald_drop_in_caps_disk_use_and_age():
     j = cp["Journal"]
     assert j["SystemMaxUse"].endswith("M") and int(j["SystemMaxUse"][:-1]) <= 500
     assert j["MaxRetentionSec"] == "30day"
+
+
+@pytest.mark.parametrize("role", ["gate", "server"])
+def test_install_host_puts_the_files_where_the_units_expect_them(role, tmp_path):
+    root = tmp_path / "root"
+    out = subprocess.run([str(DEPLOY / "install-host"), role], env={"PATH": "/usr/bin:/bin", "DESTDIR": str(root),
+                                                                   "SKIP_VENV": "1"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    units = {p.name for p in (root / "etc/systemd/system").iterdir()}
+    rules = root / "etc/udev/rules.d/60-menwei.rules"
+    if role == "gate":
+        assert units == {"menwei-gate@.service"} and rules.read_bytes() == (DEPLOY / "udev/60-menwei.rules").read_bytes()
+    else:
+        assert units == {"menwei-server.service", "menwei-ingest@.service"} and not rules.exists()
+    assert (root / "etc/systemd/journald.conf.d/menwei.conf").is_file()
+    assert (root / "etc/menwei").stat().st_mode & 0o777 == 0o750
+
+
+def test_install_host_refuses_a_role_it_does_not_know(tmp_path):
+    out = subprocess.run([str(DEPLOY / "install-host"), "printer"], env={"PATH": "/usr/bin:/bin", "DESTDIR": str(tmp_path)},
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "install-host gate" in out.stderr
