@@ -10,7 +10,7 @@ detected face onto the thermal frame exactly as a real gate would.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,12 +54,24 @@ class TruthThermalFrames:
         self.encoder = SceneEncoder(self.profile, self.rig, seed)
         self.truth = truth
         self.ambient_c = ambient_c
+        self._latest: tuple[int, ThermalFrame] | None = None
 
     def frame_for(self, frame: Frame) -> ThermalFrame | None:
+        """The sensor's latest frame at the camera frame's media time. The sensor runs at its own
+        rate (a Lepton at 8.7 Hz gives a new frame every 3-4 camera frames), as a supervisor's
+        latest() does on a live gate, so the pipeline sees the same frame repeated as it would."""
+        period = int(frame.timestamp * self.profile.frame_rate_hz)
+        if self._latest is not None and self._latest[0] == period:
+            return self._latest[1]
         faces = self.truth[frame.index] if frame.index < len(self.truth) else []
         scene = Scene(ambient_c=self.ambient_c,
                       faces=tuple(sim_face(self.rig, f.box, f.core_temperature_c) for f in faces))
-        return decode_raw(self.profile, self.encoder.encode(scene)[0])
+        decoded = decode_raw(self.profile, self.encoder.encode(scene)[0])
+        # rendered and stamped at the first camera frame of its period: what a sensor frame
+        # captured beside that camera frame shows, then repeated until the next one
+        thermal = replace(decoded, timestamp=frame.timestamp)
+        self._latest = (period, thermal)
+        return thermal
 
     def gate_config(self, **overrides) -> ThermalConfig:
         """The gate's thermal section as `menwei thermal calibrate` would give it for this rig."""

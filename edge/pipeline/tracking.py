@@ -36,6 +36,7 @@ class PersonTrack:
     identity_state: str = "pending"  # "pending" | "uncertain" | "match" | "unknown"
     readings: list[ThermalReading] = field(default_factory=list)  # valid (normal/fever) readings
     last_reading: ThermalReading | None = None
+    last_thermal_t: float | None = None  # timestamp of the sensor frame last read: one reading per sensor frame
     decision: TrackDecision | None = None
 
     @property

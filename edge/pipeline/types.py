@@ -62,7 +62,8 @@ class PipelineConfig(BaseModel):
     reembed_every: int = Field(2, ge=1, description="frames between embeddings of an uncertain track")
     max_embeddings: int = Field(8, ge=1, le=50, description="embeddings per track at most")
     best_frames: int = Field(3, ge=1, le=20, description="best quality faces kept per track")
-    temperature_readings: int = Field(3, ge=1, le=10, description="valid readings needed (median taken)")
+    temperature_readings: int = Field(3, ge=1, le=10, description="valid readings needed, each from its own "
+                                      "sensor frame (median taken)")
     timeout_s: float = Field(2.0, gt=0, le=30, description="media seconds after first detection before deciding anyway")
     track_max_missed: int = Field(5, ge=0, le=100, description="searched frames a track may miss before it ends")
     reacquire_s: float = Field(1.5, ge=0, le=30, description="a face found again this soon where one was lost is "

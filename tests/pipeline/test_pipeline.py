@@ -128,6 +128,20 @@ def test_simulated_fever(engine, gallery, faces_dir, tmp_path):
     assert "fever" in d.reasons and d.decision != "granted" and d.temperature_c >= FEVER_THRESHOLD_C
 
 
+def test_a_temperature_needs_three_sensor_frames_not_one_frame_read_three_times(engine, gallery, faces_dir, tmp_path):
+    """The Lepton sends 8.7 frames a second against the camera's 25: the pipeline sees each sensor
+    frame on about three camera frames in a row, and must count it once. The third of three
+    distinct sensor frames arrives more than one sensor period after the first was read, so no
+    decision with a temperature can come sooner (counting one frame thrice: two camera frames)."""
+    video, truth = _video(tmp_path, faces_dir, "fever")
+    result = _run(engine, gallery, video, truth, thermal=True)
+    (d,) = result.decisions
+    fps = named_scene("fever", faces_dir, width=640, height=360).fps
+    sensor_hz = TruthThermalFrames([], (640, 360)).profile.frame_rate_hz
+    assert d.trigger == "evidence" and d.temperature_c is not None
+    assert (d.decided_frame - d.first_good_frame) / fps > 1 / sensor_hz
+
+
 def _zero_frame(video: Path, n: int, out: Path) -> None:
     """Overwrite the JPEG of the n-th MJPG frame with zeros (a frame no decoder can read)."""
     data = bytearray(video.read_bytes())
