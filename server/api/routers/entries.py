@@ -128,7 +128,7 @@ def list_entries(ctx: EntriesRead, site: str | None = None, gate: str | None = N
 
 CSV_COLUMNS = ["event_id", "site_id", "gate_id", "seq", "captured_at", "direction", "decision", "reasons",
                "resident_id", "resident_name", "household_id", "matched_by", "score", "temperature_c",
-               "temperature_status", "alerts"]
+               "temperature_status", "visitor_pass_id", "pass_host_resident_id", "pass_refused", "alerts"]
 
 
 # Excel trims a leading space and reads the full-width signs an IME types as formula starters too

@@ -162,3 +162,6 @@ def test_an_entry_shows_the_visitor_pass_it_used(api_any_db, uid):
         assert (got["visitor_pass_id"], got["pass_host_resident_id"], got["pass_refused"]) == (str(pid), f"r{uid}",
                                                                                                 None)
         assert got["resident_id"] is None  # the visitor is not the host
+    exported = api.client.get(f"/api/v1/entries/export.csv?site={a}", headers=admin).content.decode("utf-8-sig")
+    (row,) = [r for r in csv.DictReader(io.StringIO(exported)) if r["event_id"] == event_id]
+    assert (row["visitor_pass_id"], row["pass_host_resident_id"], row["pass_refused"]) == (str(pid), f"r{uid}", "")
