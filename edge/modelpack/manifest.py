@@ -98,7 +98,7 @@ class PackManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str
-    detector: str = Field(description="dlib-hog | scrfd | yunet")
+    detector: str = Field(description="blazeface | dlib-hog | scrfd | yunet")
     landmarks: str = Field(description="dlib-5pt | detector (the detector gives 5 points)")
     landmark_scheme: str = Field(description="dlib5 | arcface5")
     embedder: str = Field(description="dlib-resnet-onnx | arcface | sface")

@@ -13,6 +13,9 @@ class Detection:
     bbox: tuple[int, int, int, int]  # x, y, w, h in image pixels
     score: float
     landmarks: np.ndarray | None = None  # (5, 2) when the detector gives them (SCRFD, YuNet)
+    # the detector's own keypoints when they are not the pack's 5 landmarks (BlazeFace's 6: eyes,
+    # nose tip, mouth centre, ear tragions), e.g. to paint a mask or to check the landmarks
+    keypoints: np.ndarray | None = None
 
 
 class Detector(Protocol):

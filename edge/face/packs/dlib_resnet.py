@@ -1,6 +1,9 @@
-"""The default pack: dlib's HOG detector and 5-point landmarks, dlib's ResNet run by onnxruntime.
+"""The default pack: BlazeFace (or dlib's HOG) detector, dlib's 5-point landmarks, dlib's ResNet run
+by onnxruntime.
 
-Only detection and landmarks call dlib; the 150x150 chip is cut with OpenCV and the network runs
+BlazeFace is the default detector (it finds masked faces HOG misses: docs/FACE.md); its boxes are
+redrawn dlib-style before the shape predictor runs, and detector="hog" brings HOG back. Only HOG
+and the landmarks call dlib; the 150x150 chip is cut with OpenCV and the network runs
 through onnxruntime (converted once from dlib's own weights, see edge/face/dlib_onnx).
 `DlibNativeEmbedder` keeps dlib's own network as the reference the benchmark and tests compare with.
 """
@@ -15,6 +18,7 @@ import numpy as np
 
 from edge.face.gallery import l2_normalise
 from edge.face.packs.base import Detection, PackRuntime
+from edge.modelpack.manifest import PackError
 from edge.runtime import onnx_session
 
 
@@ -108,13 +112,31 @@ class DlibNativeEmbedder:
         return l2_normalise(np.stack(descs)) if descs else np.zeros((0, self.dim), np.float32)
 
 
+def photo_detector(manifest, paths: dict[str, Path], detector: str | None = None, *, upsample: int = 1,
+                   max_side: int | None = None, threads: int | None = None):
+    """The detector for photos: BlazeFace full range, tiled, dlib-style boxes; or HOG."""
+    kind = detector or manifest.detector
+    if kind == "dlib-hog" or kind == "hog":
+        return HogDetector(upsample=upsample, max_side=max_side)
+    if kind != "blazeface":
+        raise PackError(f"pack {manifest.name!r}: detector must be blazeface or hog, not {kind!r}", code="bad_option")
+    from edge.face.blazeface.detector import BlazeFaceDetector
+    from edge.face.blazeface.dlib_box import DlibStyleBoxes
+    from edge.face.blazeface.tiles import TiledBlazeFace
+
+    if "detector" not in paths:
+        raise PackError(f"pack {manifest.name!r}: BlazeFace is not built; run `menwei models build {manifest.name}`",
+                        code="pack_not_installed")
+    return DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(paths["detector"], threads=threads)))
+
+
 def build_runtime(manifest, paths: dict[str, Path], *, upsample: int = 1, max_side: int | None = None,
-                  native: bool = False, threads: int | None = None) -> PackRuntime:
+                  native: bool = False, threads: int | None = None, detector: str | None = None) -> PackRuntime:
     embedder = (DlibNativeEmbedder(paths["embedder_source"]) if native
                 else OnnxDlibEmbedder(paths["embedder"], threads=threads))
     return PackRuntime(
         name=manifest.name,
-        detector=HogDetector(upsample=upsample, max_side=max_side),
+        detector=photo_detector(manifest, paths, detector, upsample=upsample, max_side=max_side, threads=threads),
         landmarker=DlibLandmarker(paths["landmarks"]),
         embedder=embedder,
         scheme="dlib5",

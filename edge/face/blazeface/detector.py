@@ -1,0 +1,88 @@
+"""BlazeFace on onnxruntime: a frame in, face boxes and 6 keypoints in frame pixels out.
+
+The frame is fitted into the square tensor keeping its aspect ratio and centred on black, as
+MediaPipe's ImageToTensorCalculator does (keep_aspect_ratio, BORDER_ZERO), RGB scaled to [-1, 1].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.face.blazeface.anchors import ssd_anchors
+from edge.face.blazeface.decode import RawDetections, decode, weighted_nms
+from edge.face.blazeface.options import MODELS, BlazeOptions
+from edge.face.errors import FaceError
+from edge.face.packs.base import Detection
+from edge.runtime import onnx_session
+
+
+def to_tensor(image_bgr: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
+    """(1, 3, size, size) float32 tensor, and (scale, pad_x, pad_y): tensor px = image px * scale + pad."""
+    if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
+        raise FaceError("BlazeFace needs a non-empty 3-channel BGR image", code="bad_image")
+    ih, iw = image_bgr.shape[:2]
+    scale = size / max(ih, iw)
+    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
+    # INTER_AREA when shrinking: a 1280-px frame squeezed to 128 px by bilinear sampling aliases
+    resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    canvas = np.zeros((size, size, 3), np.uint8)
+    canvas[py : py + nh, px : px + nw] = resized
+    x = canvas[..., ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), scale, float(px), float(py)
+
+
+class BlazeFaceDetector:
+    """One BlazeFace model (short_range or full_range) converted to ONNX."""
+
+    def __init__(self, onnx_path: Path, model: str = "full_range", *, min_score: float | None = None,
+                 threads: int | None = None):
+        if model not in MODELS:
+            raise FaceError(f"unknown BlazeFace model {model!r} (known: {', '.join(MODELS)})", code="bad_option")
+        opts: BlazeOptions = MODELS[model]
+        if min_score is not None:
+            from dataclasses import replace
+
+            opts = replace(opts, min_score_thresh=min_score)
+        self.options = opts
+        self.anchors = ssd_anchors(opts)
+        self._sess = onnx_session(onnx_path, threads=threads)
+        self._input = self._sess.get_inputs()[0].name
+        outs = self._sess.get_outputs()
+        # regressors have 16 values per box, classificators 1: tell them apart by shape, not name
+        by_width = {o.shape[-1]: o.name for o in outs}
+        if set(by_width) != {16, 1}:
+            raise FaceError(f"{Path(onnx_path).name}: not a BlazeFace graph (outputs {[o.shape for o in outs]})",
+                            code="bad_model")
+        self._outputs = [by_width[16], by_width[1]]
+
+    def run_tensor(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The raw (regressors, classificators) for an input tensor."""
+        reg, cls = self._sess.run(self._outputs, {self._input: tensor})
+        return reg, cls
+
+    def detect_normalised(self, image_bgr: np.ndarray) -> tuple[RawDetections, float, float, float]:
+        size = self.options.tensor_size
+        tensor, scale, px, py = to_tensor(image_bgr, size)
+        reg, cls = self.run_tensor(tensor)
+        raw = decode(reg, cls, self.anchors, self.options)
+        return weighted_nms(raw, self.options.min_suppression_threshold), scale, px, py
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        det, scale, px, py = self.detect_normalised(image_bgr)
+        size = self.options.tensor_size
+        ih, iw = image_bgr.shape[:2]
+        out = []
+        for box, kps, score in zip(det.boxes, det.keypoints, det.scores, strict=True):
+            x1, y1 = (box[0] * size - px) / scale, (box[1] * size - py) / scale
+            x2, y2 = (box[2] * size - px) / scale, (box[3] * size - py) / scale
+            x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(iw), x2), min(float(ih), y2)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            k = np.stack([(kps[:, 0] * size - px) / scale, (kps[:, 1] * size - py) / scale], axis=1)
+            bbox = (int(round(x1)), int(round(y1)), int(round(x2 - x1)), int(round(y2 - y1)))
+            out.append(Detection(bbox, float(score), None, k.astype(np.float32)))
+        return out
