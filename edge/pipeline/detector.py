@@ -1,8 +1,11 @@
 """The detection stage behind one interface, so the loop is not wired to one detector.
 
-A `Detector` turns a frame into face boxes with 5 landmarks (the pack's landmark scheme). The
-default adapter wraps edge/vision's RealtimeDetector (motion gating, ROI scans around tracked
-faces, HOG); another detector (e.g. a CNN that finds masked faces) only has to return the same.
+A `Detector` turns a frame into face boxes with 5 landmarks (the pack's landmark scheme).
+`BlazeFaceAdapter` (the default when the pack's detector is BlazeFace) runs MediaPipe's full-range
+BlazeFace on the whole frame every frame and, every `tile_every` frames, on two overlapping square
+halves of it (faces half as large); `RealtimeAdapter` wraps edge/vision's RealtimeDetector
+(motion gating, ROI scans around tracked faces, HOG) for packs that detect with HOG.
+bench/detector_bench.py measures both; docs/FACE.md has the figures.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from edge.face.engine import FaceEngine
+from edge.face.packs.base import Detection
 from edge.pipeline.types import FrameDetections
 from edge.vision.realtime import RealtimeConfig, RealtimeDetector
 
@@ -35,6 +39,55 @@ class RealtimeAdapter:
         return FrameDetections([d for _, d in r.detections], list(r.regions), r.scanned)
 
 
-def default_detector(engine: FaceEngine, frame_width: int) -> RealtimeAdapter:
-    """The loop detector with scans at (at most) 640 px wide, as edge/vision documents."""
+class BlazeFaceAdapter:
+    """BlazeFace on the frame, dlib-style boxes, the pack's 5 landmarks on each box.
+
+    tile_every: frames between passes over the two square halves of a wide frame (0 = never);
+    a 1280x720 frame shrinks 6.7x into the 192-px tensor, a 720-px half only 3.75x, so the tiles
+    find faces about half as large, for two more passes.
+    """
+
+    def __init__(self, engine: FaceEngine, *, tile_every: int = 3, min_score: float | None = None):
+        from edge.face.blazeface.detector import BlazeFaceDetector
+        from edge.face.blazeface.tiles import merge
+
+        path = engine.runtime_paths.get("detector")
+        if path is None:
+            raise ValueError(f"pack {engine.pack!r} has no BlazeFace detector file")
+        self.scheme = engine.runtime.landmarker.scheme
+        self._landmarker = engine.runtime.landmarker
+        spec = engine.manifest.detector_input
+        if min_score is None and spec is not None:
+            min_score = spec.score_threshold
+        self._blaze = BlazeFaceDetector(path, min_score=min_score)
+        self._merge = merge
+        self.tile_every = tile_every
+
+    def faces(self, image_bgr: np.ndarray, index: int) -> list[Detection]:
+        """Dlib-style boxes with BlazeFace's keypoints (no landmarks yet)."""
+        from edge.face.blazeface.dlib_box import as_dlib_style
+
+        found = list(self._blaze.detect(image_bgr))
+        h, w = image_bgr.shape[:2]
+        if self.tile_every and index % self.tile_every == 0 and w > h * 1.2:
+            for x0 in (0, w - h):
+                for d in self._blaze.detect(image_bgr[:, x0 : x0 + h]):
+                    x, y, bw, bh = d.bbox
+                    found.append(Detection((x + x0, y, bw, bh), d.score, None, d.keypoints + np.float32([x0, 0])))
+            found = self._merge(found, self._blaze.options.min_suppression_threshold)
+        return [as_dlib_style(d) for d in found]
+
+    def detect(self, image_bgr: np.ndarray, index: int) -> FrameDetections:
+        out = []
+        for d in self.faces(image_bgr, index):
+            lm = self._landmarker.landmarks(image_bgr, d)
+            out.append(Detection(d.bbox, d.score, lm, d.keypoints))
+        return FrameDetections(out, None, "full")
+
+
+def default_detector(engine: FaceEngine, frame_width: int) -> Detector:
+    """BlazeFace when the pack detects with it; else the HOG loop detector with scans at (at most)
+    640 px wide, as edge/vision documents."""
+    if engine.manifest.detector == "blazeface" and "detector" in engine.runtime_paths:
+        return BlazeFaceAdapter(engine)
     return RealtimeAdapter(engine, RealtimeConfig(working_width=min(640, frame_width)))

@@ -19,15 +19,18 @@ from edge.face.packs.base import Detection
 from edge.runtime import onnx_session
 
 
-def to_tensor(image_bgr: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
+def to_tensor(image_bgr: np.ndarray, size: int, area: bool = False) -> tuple[np.ndarray, float, float, float]:
     """(1, 3, size, size) float32 tensor, and (scale, pad_x, pad_y): tensor px = image px * scale + pad."""
     if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
         raise FaceError("BlazeFace needs a non-empty 3-channel BGR image", code="bad_image")
     ih, iw = image_bgr.shape[:2]
     scale = size / max(ih, iw)
     nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
-    # INTER_AREA when shrinking: a 1280-px frame squeezed to 128 px by bilinear sampling aliases
-    resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # Bilinear by default, as MediaPipe's ImageToTensorCalculator samples. `area` filters the
+    # aliasing of a large shrink (INTER_AREA): 3 more masked probe faces found in photos
+    # (bench/detector_bench.py), but 2.7 ms on a 1280x720 frame against 0.05 ms, so photos only.
+    shrink = area and scale < 1
+    resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     px, py = (size - nw) // 2, (size - nh) // 2
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[py : py + nh, px : px + nw] = resized
@@ -39,7 +42,8 @@ class BlazeFaceDetector:
     """One BlazeFace model (short_range or full_range) converted to ONNX."""
 
     def __init__(self, onnx_path: Path, model: str = "full_range", *, min_score: float | None = None,
-                 threads: int | None = None):
+                 threads: int | None = 1, area: bool = False):
+        self.area = area
         if model not in MODELS:
             raise FaceError(f"unknown BlazeFace model {model!r} (known: {', '.join(MODELS)})", code="bad_option")
         opts: BlazeOptions = MODELS[model]
@@ -49,6 +53,8 @@ class BlazeFaceDetector:
             opts = replace(opts, min_score_thresh=min_score)
         self.options = opts
         self.anchors = ssd_anchors(opts)
+        # one thread by default: the network is small, and a second thread cost more in
+        # synchronisation than it saved (3.5 ms with 1, 11 ms with 2 on the 2-core test machine)
         self._sess = onnx_session(onnx_path, threads=threads)
         self._input = self._sess.get_inputs()[0].name
         outs = self._sess.get_outputs()
@@ -66,7 +72,7 @@ class BlazeFaceDetector:
 
     def detect_normalised(self, image_bgr: np.ndarray) -> tuple[RawDetections, float, float, float]:
         size = self.options.tensor_size
-        tensor, scale, px, py = to_tensor(image_bgr, size)
+        tensor, scale, px, py = to_tensor(image_bgr, size, self.area)
         reg, cls = self.run_tensor(tensor)
         raw = decode(reg, cls, self.anchors, self.options)
         return weighted_nms(raw, self.options.min_suppression_threshold), scale, px, py

@@ -1,12 +1,13 @@
-"""Photos: BlazeFace on the whole image, on the image zoomed out, and, for large images, on four
-overlapping corner tiles.
+"""Photos: BlazeFace on the whole image, on the image zoomed out, and, for large images, on a 3x3
+grid of overlapping square tiles.
 
 The model misses a face that fills the whole frame (an ID-photo crop, the 112-px aligned crop of
 the test photos): it was trained on faces with context around them. The zoomed-out pass puts the
 image in the middle of a black canvas twice its size (1.5x suffices for that crop, 2x leaves margin).
 
 The full-range model sees a 192-px tensor, so in a 2000-px group photo a 140-px face shrinks to
-13 px and is lost; each tile (60 % of the long side) doubles that. Tile detections and the
+13 px and is lost; each tile (half the long side) doubles that. bench/detector_bench.py measured
+tiles of 60 % (2x2), 50 % and 45 % (3x3) of the long side: 47, 50 and 49 of 64 masked faces found. Tile detections and the
 whole-image ones are merged by the same weighted NMS MediaPipe runs on one tensor's detections.
 A photo at most `tile_above` px on its long side is not tiled (its faces are large enough).
 """
@@ -19,7 +20,7 @@ from edge.face.blazeface.decode import RawDetections, weighted_nms
 from edge.face.blazeface.detector import BlazeFaceDetector
 from edge.face.packs.base import Detection
 
-TILE_FRACTION = 0.6
+TILE_FRACTION = 0.5
 ZOOM_OUT = 2.0
 
 
@@ -34,7 +35,9 @@ class TiledBlazeFace:
         if max(h, w) <= self.tile_above:
             return []
         side = int(max(h, w) * TILE_FRACTION)
-        return [(x0, y0, side) for y0 in sorted({0, max(0, h - side)}) for x0 in sorted({0, max(0, w - side)})]
+        xs = sorted({0, max(0, (w - side) // 2), max(0, w - side)})
+        ys = sorted({0, max(0, (h - side) // 2), max(0, h - side)})
+        return [(x0, y0, side) for y0 in ys for x0 in xs]
 
     def _zoomed_out(self, image_bgr: np.ndarray) -> list[Detection]:
         h, w = image_bgr.shape[:2]
@@ -57,15 +60,19 @@ class TiledBlazeFace:
             for d in self.detector.detect(image_bgr[y0 : y0 + side, x0 : x0 + side]):
                 x, y, w, h = d.bbox
                 found.append(Detection((x + x0, y + y0, w, h), d.score, None, d.keypoints + np.float32([x0, y0])))
-        if len(found) <= 1:
-            return found
-        boxes = np.array([[d.bbox[0], d.bbox[1], d.bbox[0] + d.bbox[2], d.bbox[1] + d.bbox[3]] for d in found],
-                         np.float32)
-        merged = weighted_nms(RawDetections(boxes, np.stack([d.keypoints for d in found]),
-                                            np.array([d.score for d in found], np.float32)),
-                              self.detector.options.min_suppression_threshold)
-        out = []
-        for b, k, s in zip(merged.boxes, merged.keypoints, merged.scores, strict=True):
-            bbox = (int(round(b[0])), int(round(b[1])), int(round(b[2] - b[0])), int(round(b[3] - b[1])))
-            out.append(Detection(bbox, float(s), None, k))
-        return out
+        return merge(found, self.detector.options.min_suppression_threshold)
+
+
+def merge(found: list[Detection], threshold: float) -> list[Detection]:
+    """Detections from several passes (image pixels) merged by MediaPipe's weighted NMS."""
+    if len(found) <= 1:
+        return found
+    boxes = np.array([[d.bbox[0], d.bbox[1], d.bbox[0] + d.bbox[2], d.bbox[1] + d.bbox[3]] for d in found],
+                     np.float32)
+    merged = weighted_nms(RawDetections(boxes, np.stack([d.keypoints for d in found]),
+                                        np.array([d.score for d in found], np.float32)), threshold)
+    out = []
+    for b, k, s in zip(merged.boxes, merged.keypoints, merged.scores, strict=True):
+        bbox = (int(round(b[0])), int(round(b[1])), int(round(b[2] - b[0])), int(round(b[3] - b[1])))
+        out.append(Detection(bbox, float(s), None, k))
+    return out

@@ -127,7 +127,10 @@ def photo_detector(manifest, paths: dict[str, Path], detector: str | None = None
     if "detector" not in paths:
         raise PackError(f"pack {manifest.name!r}: BlazeFace is not built; run `menwei models build {manifest.name}`",
                         code="pack_not_installed")
-    return DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(paths["detector"], threads=threads)))
+    spec = manifest.detector_input
+    return DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(
+        paths["detector"], min_score=spec.score_threshold if spec else None, threads=threads or 1,
+        area=True)))
 
 
 def build_runtime(manifest, paths: dict[str, Path], *, upsample: int = 1, max_side: int | None = None,
