@@ -9,6 +9,7 @@ class FaceError(MenweiError):
 
 # Stable codes; tools and the server's import report key on them.
 UNREADABLE_IMAGE = "unreadable_image"
+BAD_IMAGE = "bad_image"  # an image array no detector can look at (empty, wrong channel count)
 NO_FACE = "no_face"
 MULTIPLE_FACES = "multiple_faces"
 FACE_TOO_SMALL = "face_too_small"

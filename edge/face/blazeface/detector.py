@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.face import errors
 from edge.face.blazeface.anchors import ssd_anchors
 from edge.face.blazeface.decode import RawDetections, decode, weighted_nms
 from edge.face.blazeface.options import MODELS, BlazeOptions
@@ -19,10 +20,22 @@ from edge.face.packs.base import Detection
 from edge.runtime import onnx_session
 
 
+def as_bgr(image_bgr: np.ndarray) -> np.ndarray:
+    """A 3-channel view or copy of a BGR, BGRA or grey image; FaceError for anything else."""
+    if image_bgr is None or not hasattr(image_bgr, "ndim") or image_bgr.size == 0 or image_bgr.ndim not in (2, 3):
+        raise FaceError("no image to detect faces in (empty or not an image array)", code=errors.BAD_IMAGE)
+    if image_bgr.ndim == 2:  # grey: the network wants three channels
+        image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+    elif image_bgr.shape[2] == 4:
+        image_bgr = image_bgr[..., :3]
+    elif image_bgr.shape[2] != 3:
+        raise FaceError(f"an image with {image_bgr.shape[2]} channels is not a photo", code=errors.BAD_IMAGE)
+    return image_bgr
+
+
 def to_tensor(image_bgr: np.ndarray, size: int, area: bool = False) -> tuple[np.ndarray, float, float, float]:
     """(1, 3, size, size) float32 tensor, and (scale, pad_x, pad_y): tensor px = image px * scale + pad."""
-    if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
-        raise FaceError("BlazeFace needs a non-empty 3-channel BGR image", code="bad_image")
+    image_bgr = as_bgr(image_bgr)
     ih, iw = image_bgr.shape[:2]
     scale = size / max(ih, iw)
     nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))

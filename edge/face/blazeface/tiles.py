@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.face.blazeface.decode import RawDetections, weighted_nms
-from edge.face.blazeface.detector import BlazeFaceDetector
+from edge.face.blazeface.detector import BlazeFaceDetector, as_bgr
 from edge.face.packs.base import Detection
 
 TILE_FRACTION = 0.5
@@ -55,6 +55,7 @@ class TiledBlazeFace:
         return out
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        image_bgr = as_bgr(image_bgr)
         found = list(self.detector.detect(image_bgr)) + self._zoomed_out(image_bgr)
         for x0, y0, side in self.tiles(image_bgr.shape):
             for d in self.detector.detect(image_bgr[y0 : y0 + side, x0 : x0 + side]):
