@@ -17,8 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--pack", default=None, help="model pack (default: dlib-resnet); see `menwei models list`")
         q.add_argument("--accept-license", action="store_true",
                        help="accept the pack's licence (needed for the non-commercial insightface packs)")
+        q.add_argument("--detector", choices=("blazeface", "hog"), default=None,
+                       help="dlib-resnet: the face detector (default blazeface, which finds masked faces; "
+                       "hog is dlib's, as before; docs/FACE.md compares them)")
         q.add_argument("--upsample", type=int, default=None,
-                       help="dlib-resnet: upsample the image N times before detecting (finds smaller faces)")
+                       help="dlib-resnet with --detector hog: upsample the image N times before detecting "
+                       "(finds smaller faces)")
         q.add_argument("--json", action="store_true", help="print the machine-readable JSON contract")
 
     e = fsub.add_parser("embed", help="detect every face and print bbox, landmarks, quality (and embedding)",
@@ -46,6 +50,8 @@ def _engine(args):
     options = {}
     if args.upsample is not None:
         options["upsample"] = args.upsample
+    if args.detector is not None:
+        options["detector"] = args.detector
     return FaceEngine.load(args.pack or DEFAULT_PACK, accept_license=args.accept_license, **options)
 
 
