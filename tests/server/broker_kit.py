@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import signal
 import socket
 import subprocess
 import threading
@@ -30,9 +31,12 @@ def free_port() -> int:
 
 
 class PrivateMosquitto:
-    def __init__(self, directory: Path, conf: str, ports: list[int]):
+    """``conf`` gets ``persistence false`` appended unless ``persistence`` is True (a conf that sets
+    its own, such as the production one); ``user`` is always the current user."""
+
+    def __init__(self, directory: Path, conf: str, ports: list[int], *, persistence: bool = False):
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(conf + f"\npersistence false\nuser {getpass.getuser()}\n")
+        self.conf.write_text(conf + ("" if persistence else "\npersistence false") + f"\nuser {getpass.getuser()}\n")
         self.ports = ports
         # its log goes to a file: a pipe nobody reads fills up and then stalls the broker
         self.log = directory / "mosquitto.log"
@@ -49,6 +53,13 @@ class PrivateMosquitto:
                         out = self.log.read_text(errors="replace")[-1000:]
                         raise AssertionError(f"private mosquitto did not start: {out}") from None
                     time.sleep(0.05)
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto rereads its password and ACL files (and certificate files)."""
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
         self.proc.terminate()
