@@ -138,7 +138,7 @@ def production_conf(directory: Path, gates: Listener, server: Listener, tls: Bro
         "",
         "# sessions and retained ctl/config, ctl/gallery and status survive a restart",
         "persistence true",
-        f"persistence_location {str(persistence_dir.resolve()).rstrip('/')}/",
+        f"persistence_location {persistence_dir.resolve()}",
         f"autosave_interval {AUTOSAVE_S}",
         # a 3.1.1 session of a box that never comes back would otherwise queue for ever
         "persistent_client_expiration 30d",
