@@ -514,12 +514,16 @@ def cmd_provision_gate(args) -> int:
         result = {"gate": done.gate_id, "site": done.site_id, "username": done.username, "bundle": str(done.out),
                   "broker_files": None, "reloaded": False, "gallery": None}
         if args.broker_dir:
-            pw, acl = refresh_gate_accounts(args.broker_dir, _active_gate_accounts(sessions))
-            result["broker_files"] = str(args.broker_dir)
-            lines.append(f"rewrote {pw} and {acl}")
-            if args.reload:
-                lines.append(_reload_broker(args.reload))
-                result["reloaded"] = True
+            try:
+                pw, acl = refresh_gate_accounts(args.broker_dir, _active_gate_accounts(sessions))
+                result["broker_files"] = str(args.broker_dir)
+                lines.append(f"rewrote {pw} and {acl}")
+                if args.reload:
+                    lines.append(_reload_broker(args.reload))
+                    result["reloaded"] = True
+            except MenweiError as exc:  # the new password is committed and in the bundle: say so
+                raise CliError(f"bundle for {done.gate_id} written to {done.out} (new password), but the broker "
+                               f"files were not updated: {exc.message}") from None
         result["gallery"] = _announce_gallery(settings, sessions, done.site_id, done.gate_id)
         lines.append(f"gallery link: {result['gallery']}")
     finally:

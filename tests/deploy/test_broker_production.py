@@ -10,6 +10,7 @@ Mosquitto gets SIGHUP."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -95,6 +96,17 @@ def prod(tmp_path, uid, pg_admin_url):
         drop_pg_database(pg_admin_url, db)
 
 
+def _gallery_row(db: str, site: str, version: int) -> None:
+    """A published gallery version of the compound (what publish-galleries stores)."""
+    from server.db.models import GalleryVersion
+    from server.db.session import make_engine, session_factory
+
+    engine = make_engine(db)
+    with session_factory(engine).begin() as s:
+        s.add(GalleryVersion(site_id=site, pack="dlib-resnet", version=version, sha256="0" * 64, count=0))
+    engine.dispose()
+
+
 def _codes(suback: list) -> list[int]:
     return [int(getattr(c, "value", c)) for c in suback]
 
@@ -153,12 +165,14 @@ def test_rotation_revokes_the_old_password_after_reload(prod):
     old = bundle_login(prod.tmp / f"{a}.bundle.yaml")
     held = prod.gate(old)
     assert held.accepted
+    _gallery_row(prod.db, prod.site, version=3)
     bundle = prod.tmp / f"{a}.bundle.yaml"
     r = menwei("server", "provision-gate", a, "--db", prod.db, "--out", bundle, "--force",
                "--broker", f"mqtts://127.0.0.1:{prod.gport}", "--ca", prod.ca.ca, "--server-url", "http://x",
-               "--broker-dir", prod.broker_dir, "--reload", prod.pid_file)
+               "--broker-dir", prod.broker_dir, "--reload", prod.pid_file, "--data-dir", prod.tmp / "srv",
+               "--mqtt", f"mqtt://{SERVER_USER}:{SERVER_PW}@127.0.0.1:{prod.sport}")
     assert r.returncode == 0, r.stderr
-    assert "sent SIGHUP" in r.stdout
+    assert "sent SIGHUP" in r.stdout and "gallery link: announced" in r.stdout
     new = bundle_login(bundle)
     assert new[1] != old[1] and new[1] not in r.stdout + r.stderr
     # Mosquitto 2.0 checks the connected clients again on reload: the old password's connection
@@ -174,6 +188,13 @@ def test_rotation_revokes_the_old_password_after_reload(prod):
 
     assert wait_for(lambda: logs_in(new), 10), "the new password does not work after SIGHUP"
     assert not logs_in(old)
+    # the gallery link is signed for the password: a new one waits, retained, on the gate's ctl/gallery
+    gate = prod.gate(new)
+    gallery = f"menwei/v1/{prod.site}/{a}/ctl/gallery"
+    gate.subscribe(gallery)
+    got = _received(gate, gallery)
+    gate.close()
+    assert len(got) == 1 and json.loads(got[0])["version"] == 3 and f"gate={a}" in json.loads(got[0])["url"]
     server = prod.server()  # the server account, kept by provision-gate's rewrite of the files
     assert server.accepted
     server.close()
