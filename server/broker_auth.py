@@ -170,6 +170,19 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, mode)  # O_CREAT's mode only applies to a new file (and the umask narrows it)
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        # keep the owner the admin gave it (mosquitto): a root-owned 0600 replacement would be
+        # unreadable to the broker at its next reload
+        try:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        except PermissionError:
+            os.unlink(tmp)
+            raise BrokerFilesError(f"{path} is owned by uid {old.st_uid}; rewrite it as root (or as that user) "
+                                   "so the broker can still read it") from None
     os.replace(tmp, path)
 
 

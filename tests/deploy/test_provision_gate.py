@@ -217,3 +217,26 @@ def test_install_as_root_names_a_missing_service_user(tmp_path, db_url, uid):
                "--no-connect")
     assert r.returncode == 2 and f"user 'nobody-{uid}' does not exist" in r.stdout
     assert not (tmp_path / "etc" / "gate.yaml").exists()
+
+
+def test_rewritten_broker_files_keep_their_owner_and_the_server_account(tmp_path):
+    """The admin chowns passwd/acl to the broker's user once; provisioning rewrites them as root
+    and must neither hand them back to root (unreadable to Mosquitto at its reload) nor drop the
+    server's account it cannot recreate (its password is not stored)."""
+    from server.broker_auth import GateAccount, hash_password, refresh_gate_accounts, write_files
+
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    d = tmp_path / "broker"
+    write_files(d, [GateAccount("s", "g1", hash_password("one"))], "menwei-server", hash_password("srv"))
+    for name in ("passwd", "acl"):
+        os.chown(d / name, 65534, 65534)
+    refresh_gate_accounts(d, [GateAccount("s", "g1", hash_password("two")), GateAccount("s", "g2", hash_password("x"))])
+    for name in ("passwd", "acl"):
+        st = os.stat(d / name)
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600)
+    users = [ln.split(":")[0] for ln in (d / "passwd").read_text().splitlines()]
+    assert sorted(users) == ["gate.g1", "gate.g2", "menwei-server"]
+    acl = (d / "acl").read_text()
+    assert "user menwei-server\ntopic readwrite menwei/v1/#" in acl and acl.count("user gate.") == 2
+    assert verify_password("two", dict(ln.split(":", 1) for ln in (d / "passwd").read_text().splitlines())["gate.g1"])
