@@ -297,10 +297,13 @@ def _page_password(_args) -> int:
 
 def _check_config(args) -> int:
     from edge.agent.config import load_gate_config
+    from menwei.mqtt import redact_url
 
     cfg = load_gate_config(args.file)
     if args.json:
-        print(cfg.model_dump_json(indent=2))
+        data = json.loads(cfg.model_dump_json())
+        data["mqtt"]["url"] = redact_url(data["mqtt"]["url"])  # the gate's password stays in its file
+        print(json.dumps(data, indent=2))
     else:
         print(f"ok: gate {cfg.gate} of {cfg.site} ({cfg.direction}), camera {cfg.camera.source}, "
               f"thermal {cfg.thermal.sensor}, door {cfg.door.driver}")

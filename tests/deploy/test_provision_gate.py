@@ -240,3 +240,19 @@ def test_rewritten_broker_files_keep_their_owner_and_the_server_account(tmp_path
     acl = (d / "acl").read_text()
     assert "user menwei-server\ntopic readwrite menwei/v1/#" in acl and acl.count("user gate.") == 2
     assert verify_password("two", dict(ln.split(":", 1) for ln in (d / "passwd").read_text().splitlines())["gate.g1"])
+
+
+def test_check_config_never_prints_the_gates_password(tmp_path):
+    """After install the technician runs check-config; neither its JSON nor an error about the URL
+    may show the password that sits in the gate file."""
+    secret = "pw-" + "s3cr3t" * 4
+    gate_file = tmp_path / "gate.yaml"
+    base = {"site": "s", "gate": "g", "data_dir": str(tmp_path / "d"), "camera": {"source": "/dev/video0"},
+            "server": {"url": "http://x"}}
+    gate_file.write_text(yaml.safe_dump({**base, "mqtt": {"url": f"mqtts://gate.g:{secret}@h:8883?ca=/c.pem"}}))
+    r = menwei("edge", "check-config", gate_file, "--json")
+    assert r.returncode == 0 and secret not in r.stdout + r.stderr
+    assert yaml.safe_load(r.stdout)["mqtt"]["url"] == "mqtts://gate.g:***@h:8883?ca=/c.pem"
+    gate_file.write_text(yaml.safe_dump({**base, "mqtt": {"url": f"mqtts://gate.g:{secret}@h:88x3"}}))
+    r = menwei("edge", "check-config", gate_file)
+    assert r.returncode == 2 and "bad port" in r.stderr and secret not in r.stdout + r.stderr
