@@ -172,7 +172,10 @@ def install(bundle_path: Path, opts: Options, on_step: Callable[[Step], None] | 
                 if key not in IDENTITY_KEYS:
                     gate_file[key] = value
                     kept.append(key)
-        data_dir = (opts.data_dir or Path(gate_file["data_dir"])).absolute()
+        # the same gate again (rotation): keep its data dir, wherever it was put; a new one would
+        # start its seqs at 1 again, below what the server has acked (seq reuse)
+        same = old is not None and (old.get("site"), old.get("gate")) == (b.site, b.gate) and old.get("data_dir")
+        data_dir = (opts.data_dir or (Path(old["data_dir"]) if same else Path(gate_file["data_dir"]))).absolute()
         gate_file["data_dir"] = str(data_dir)
         state["data_how"] = _check_data_dir(data_dir, b, old)
         mqtt = dict(gate_file["mqtt"])

@@ -36,9 +36,14 @@ from menwei.wire import MAX_ENTRY_PAYLOAD_BYTES
 
 # an entry event at its limit, plus its topic (ids are ≤ 64 characters) and MQTT 5 properties
 MAX_PACKET_BYTES = MAX_ENTRY_PAYLOAD_BYTES + 4096
-MAX_INFLIGHT = 100  # per client, outgoing QoS 1 not yet PUBACKed (Mosquitto's default 20 is slow over a WAN)
-MAX_QUEUED_MESSAGES = 10_000  # per client, beyond those in flight
-MAX_QUEUED_BYTES = 256 * 1024 * 1024  # per client: 10,000 events with face crops would be ~1 GB
+# per client, QoS 1 not yet acknowledged; Mosquitto's default of 20 would throttle the ingest
+# worker, which asks for a receive maximum of 1000 (ingest.receive_maximum), and a gate's
+# mqtt.inflight may go up to 1000 as well
+MAX_INFLIGHT = 1000
+# per client beyond those in flight: a worker away for minutes keeps its stream (docs/SERVER.md);
+# the byte bound is what really caps memory (100,000 events with crops would be ~1 GB)
+MAX_QUEUED_MESSAGES = 100_000
+MAX_QUEUED_BYTES = 256 * 1024 * 1024
 AUTOSAVE_S = 300
 
 

@@ -186,9 +186,11 @@ def test_keep_devices_keeps_the_boxs_wiring(db_url, tmp_path, uid):
     wired["door"] = {"driver": "ch340", "port": "/dev/ttyUSB1"}
     gate_file.write_text(yaml.safe_dump(wired))
     assert provision(db_url, gate, tmp_path / "b.yaml", "--force").returncode == 0  # rotation
-    r = _install(tmp_path / "b.yaml", tmp_path, "--force", "--keep-devices", "--data-dir", tmp_path / "d")
+    # no --data-dir: the same gate keeps the data dir it was installed with (its seqs go on)
+    r = _install(tmp_path / "b.yaml", tmp_path, "--force", "--keep-devices")
     assert r.returncode == 0, r.stdout
     now = yaml.safe_load(gate_file.read_text())
+    assert now["data_dir"] == str(tmp_path / "d")
     assert now["camera"] == wired["camera"] and now["door"] == wired["door"]
     assert bundle_login(tmp_path / "b.yaml")[1] in now["mqtt"]["url"] and now["mqtt"]["url"] != wired["mqtt"]["url"]
 
