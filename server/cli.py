@@ -420,7 +420,7 @@ def _active_gate_accounts(sessions):
 
 
 def _reload_broker(pid_file: Path) -> str:
-    """SIGHUP to Mosquitto: it rereads passwd and acl (connected clients stay connected)."""
+    """SIGHUP to Mosquitto: it rereads passwd and acl (and drops connections whose login no longer holds)."""
     import os
     import signal
 
