@@ -157,11 +157,11 @@ def install(bundle_path: Path, opts: Options, on_step: Callable[[Step], None] | 
         except UnicodeDecodeError:
             raise InstallError(f"{bundle_path}: not a gate bundle (not text)") from None
         b = state["bundle"] = parse_bundle(text, str(bundle_path))
-        state["owner"] = _owner(opts.user)
         return f"gate {b.gate} of {b.site}, made {b.created_at:%Y-%m-%d %H:%M} UTC"
 
     def place() -> str:
         b: GateBundle = state["bundle"]
+        state["owner"] = _owner(opts.user)
         if gate_path.exists() and not opts.force:
             raise InstallError(f"{gate_path} exists; pass --force to replace it")
         old = _old_gate_file(gate_path) if gate_path.exists() else None

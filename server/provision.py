@@ -106,7 +106,10 @@ def build_bundle(site_id: str, gate_id: str, direction: str, password: str, spec
         if key not in IDENTITY_KEYS:
             gate_file[key] = value
     ca_path = install_dir / CA_FILE if spec.ca_pem is not None else None
-    mqtt = dict((spec.template or {}).get("mqtt") or {})  # keep the template's inflight, expiry, ...
+    mqtt = (spec.template or {}).get("mqtt") or {}  # keep the template's inflight, expiry, ...
+    if not isinstance(mqtt, dict):
+        raise ProvisionError("template: mqtt must be a mapping (inflight, session_expiry_s, ...)")
+    mqtt = dict(mqtt)
     mqtt["url"] = gate_url(spec.broker, gate_id, password, ca_path, spec.allow_plain)
     gate_file = {"site": site_id, "gate": gate_id, "direction": direction, **gate_file, "mqtt": mqtt,
                  "server": {"url": spec.server_url}}

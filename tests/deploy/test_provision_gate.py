@@ -217,7 +217,7 @@ def test_install_as_root_names_a_missing_service_user(tmp_path, db_url, uid):
     assert provision(db_url, gate, tmp_path / "b.yaml").returncode == 0
     r = menwei("edge", "install", tmp_path / "b.yaml", "--dir", tmp_path / "etc", "--user", f"nobody-{uid}",
                "--no-connect")
-    assert r.returncode == 2 and f"user 'nobody-{uid}' does not exist" in r.stdout
+    assert r.returncode == 2 and f"user 'nobody-{uid}' does not exist" in r.stdout and "FAIL files" in r.stdout
     assert not (tmp_path / "etc" / "gate.yaml").exists()
 
 
