@@ -57,8 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "credentials. One line per step; exit 0 when every step passed, 2 otherwise. Stop the agent first: "
         "the test connection uses the gate's own client id.")
     ins.add_argument("bundle", type=Path, metavar="BUNDLE")
-    ins.add_argument("--dir", type=Path, default=Path("/etc/menwei"), help="where gate.yaml and ca.pem go "
-                     "(default %(default)s)")
+    ins.add_argument("--dir", type=Path, help="where gate.yaml and ca.pem go (default /etc/menwei/<gate>, "
+                     "which the unit menwei-gate@<gate> reads)")
     ins.add_argument("--data-dir", type=Path, help="the gate's data dir (default: the bundle's, "
                      "/var/lib/menwei/<gate>); one per gate")
     ins.add_argument("--user", default="menwei", help="as root: the service user who owns the gate file and data "

@@ -60,13 +60,18 @@ class InstallReport:
 
 @dataclass(frozen=True)
 class Options:
-    directory: Path = Path("/etc/menwei")
+    directory: Path | None = None  # default: /etc/menwei/<gate> (what menwei-gate@<gate>.service reads)
     data_dir: Path | None = None  # default: the bundle's (/var/lib/menwei/<gate>)
     user: str | None = None  # service user; only used as root
     force: bool = False
     keep_devices: bool = False
     connect: bool = True
     timeout_s: float = 10.0
+
+
+def default_directory(gate: str) -> Path:
+    """One folder per gate, so a box with an in and an out gate keeps two gate files and two CAs."""
+    return Path("/etc/menwei") / gate
 
 
 def _owner(user: str | None) -> tuple[int, int] | None:
@@ -146,10 +151,10 @@ def install(bundle_path: Path, opts: Options, on_step: Callable[[Step], None] | 
         return s.ok
 
     state: dict[str, Any] = {}
-    directory = opts.directory.absolute()
-    gate_path, ca_path = directory / GATE_FILE, directory / CA_FILE
+    directory = gate_path = ca_path = Path()  # known once the bundle names its gate
 
     def read() -> str:
+        nonlocal directory, gate_path, ca_path
         try:
             text = bundle_path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -157,6 +162,8 @@ def install(bundle_path: Path, opts: Options, on_step: Callable[[Step], None] | 
         except UnicodeDecodeError:
             raise InstallError(f"{bundle_path}: not a gate bundle (not text)") from None
         b = state["bundle"] = parse_bundle(text, str(bundle_path))
+        directory = (opts.directory or default_directory(b.gate)).absolute()
+        gate_path, ca_path = directory / GATE_FILE, directory / CA_FILE
         return f"gate {b.gate} of {b.site}, made {b.created_at:%Y-%m-%d %H:%M} UTC"
 
     def place() -> str:
