@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 
-from menwei.bundle import CA_FILE, GATE_FILE, GateBundle, parse_bundle
+from menwei.bundle import CA_FILE, GATE_FILE, GateBundle, default_install_dir, parse_bundle
 from menwei.errors import MenweiError
 
 MARKER = "gate.id"  # in the data dir: "SITE/GATE" of the gate it serves
@@ -67,11 +67,6 @@ class Options:
     keep_devices: bool = False
     connect: bool = True
     timeout_s: float = 10.0
-
-
-def default_directory(gate: str) -> Path:
-    """One folder per gate, so a box with an in and an out gate keeps two gate files and two CAs."""
-    return Path("/etc/menwei") / gate
 
 
 def _owner(user: str | None) -> tuple[int, int] | None:
@@ -162,7 +157,7 @@ def install(bundle_path: Path, opts: Options, on_step: Callable[[Step], None] | 
         except UnicodeDecodeError:
             raise InstallError(f"{bundle_path}: not a gate bundle (not text)") from None
         b = state["bundle"] = parse_bundle(text, str(bundle_path))
-        directory = (opts.directory or default_directory(b.gate)).absolute()
+        directory = (opts.directory or default_install_dir(b.gate)).absolute()
         gate_path, ca_path = directory / GATE_FILE, directory / CA_FILE
         return f"gate {b.gate} of {b.site}, made {b.created_at:%Y-%m-%d %H:%M} UTC"
 

@@ -25,6 +25,7 @@ Both sides import this module, so the format is declared once.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -34,6 +35,12 @@ from menwei.errors import MenweiError, fields_error
 
 SCHEMA = "menwei.gate-bundle/1"
 CA_FILE = "ca.pem"  # the CA's name beside the installed gate file
+
+
+def default_install_dir(gate: str) -> Path:
+    """/etc/menwei/<gate>: one folder per gate, so a box with an in and an out gate keeps two gate
+    files and two CAs; the unit menwei-gate@<gate> reads its gate.yaml from there."""
+    return Path("/etc/menwei") / gate
 GATE_FILE = "gate.yaml"
 
 

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from menwei.bundle import CA_FILE, GateBundle
+from menwei.bundle import CA_FILE, GateBundle, default_install_dir
 from menwei.errors import MenweiError
 from menwei.wire import gate_username
 
-DEFAULT_INSTALL_DIR = Path("/etc/menwei")  # where `menwei edge install` puts it unless told otherwise
 DEFAULT_DATA_ROOT = Path("/var/lib/menwei")
 # the keys the server decides; a template may give everything else (camera, door, page, ...)
 IDENTITY_KEYS = ("site", "gate", "direction", "mqtt", "server")
@@ -87,7 +86,7 @@ def gate_url(broker: str, gate_id: str, password: str, ca_path: Path | None, all
 
 
 def build_bundle(site_id: str, gate_id: str, direction: str, password: str, spec: BundleSpec,
-                 install_dir: Path = DEFAULT_INSTALL_DIR) -> GateBundle:
+                 install_dir: Path | None = None) -> GateBundle:
     """The bundle, its gate file validated as the gate will validate it."""
     from edge.agent.config import GateConfigError, parse_gate_config
 
@@ -105,7 +104,8 @@ def build_bundle(site_id: str, gate_id: str, direction: str, password: str, spec
     for key, value in (spec.template or {}).items():
         if key not in IDENTITY_KEYS:
             gate_file[key] = value
-    ca_path = install_dir / CA_FILE if spec.ca_pem is not None else None
+    # where `menwei edge install` puts the CA by default (it rewrites the path if told otherwise)
+    ca_path = (install_dir or default_install_dir(gate_id)) / CA_FILE if spec.ca_pem is not None else None
     mqtt = (spec.template or {}).get("mqtt") or {}  # keep the template's inflight, expiry, ...
     if not isinstance(mqtt, dict):
         raise ProvisionError("template: mqtt must be a mapping (inflight, session_expiry_s, ...)")
@@ -167,7 +167,7 @@ class Provisioned:
 
 
 def provision_gate(sessions, gate_id: str, spec: BundleSpec, out: Path, *, force: bool = False,
-                   actor_name: str = "cli:provision-gate", install_dir: Path = DEFAULT_INSTALL_DIR) -> Provisioned:
+                   actor_name: str = "cli:provision-gate", install_dir: Path | None = None) -> Provisioned:
     """Set a new MQTT password for an active gate and write its bundle to ``out``."""
     from server.audit import Actor, record
     from server.broker_auth import hash_password
