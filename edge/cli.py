@@ -1,5 +1,6 @@
-"""`menwei edge …`: the gate from the command line: `run` (the agent), `check-config`, `status`, `replay`,
-`page-password` (the hash of the status page's password for the gate file)."""
+"""`menwei edge …`: the gate from the command line: `run` (the agent), `check-config`, `install` (a
+bundle from `menwei server provision-gate`), `status`, `replay`, `page-password` (the hash of the
+status page's password for the gate file)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     chk.add_argument("file", type=Path, metavar="FILE")
     chk.add_argument("--json", action="store_true", help="print the validated config as JSON")
     chk.set_defaults(handler=_check_config)
+    ins = esub.add_parser(
+        "install", help="install a gate bundle from `menwei server provision-gate` on this box",
+        description="Puts the bundle's gate file (DIR/gate.yaml, 0600, owned by --user when run as root) and CA "
+        "certificate (DIR/ca.pem) in place, pointing the broker URL at that CA; validates the gate file as "
+        "check-config does; makes the data dir (0700); and connects to the broker once with the gate's "
+        "credentials. One line per step; exit 0 when every step passed, 2 otherwise. Stop the agent first: "
+        "the test connection uses the gate's own client id.")
+    ins.add_argument("bundle", type=Path, metavar="BUNDLE")
+    ins.add_argument("--dir", type=Path, help="where gate.yaml and ca.pem go (default /etc/menwei/<gate>, "
+                     "which the unit menwei-gate@<gate> reads)")
+    ins.add_argument("--data-dir", type=Path, help="the gate's data dir (default: the bundle's, "
+                     "/var/lib/menwei/<gate>); one per gate")
+    ins.add_argument("--user", default="menwei", help="as root: the service user who owns the gate file and data "
+                     "dir (default %(default)s); not root: files stay yours")
+    ins.add_argument("--force", action="store_true", help="replace an installed gate file (rotation, a box moved "
+                     "to another gate)")
+    ins.add_argument("--keep-devices", action="store_true", help="with --force: keep camera, thermal, door, page "
+                     "... from the gate file being replaced; only identity, broker and server come from the bundle")
+    ins.add_argument("--no-connect", action="store_true", help="skip the test connection to the broker")
+    ins.add_argument("--json", action="store_true", help="print the steps as JSON")
+    ins.set_defaults(handler=_install)
     st = esub.add_parser("status", help="the gate's outbox, seqs, gallery and link state from its data dir",
                          description="Reads the gate's data dir (works whether or not the agent runs).")
     st.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gate file")
@@ -276,14 +298,32 @@ def _page_password(_args) -> int:
 
 def _check_config(args) -> int:
     from edge.agent.config import load_gate_config
+    from menwei.mqtt import redact_url
 
     cfg = load_gate_config(args.file)
     if args.json:
-        print(cfg.model_dump_json(indent=2))
+        data = json.loads(cfg.model_dump_json())
+        data["mqtt"]["url"] = redact_url(data["mqtt"]["url"])  # the gate's password stays in its file
+        print(json.dumps(data, indent=2))
     else:
         print(f"ok: gate {cfg.gate} of {cfg.site} ({cfg.direction}), camera {cfg.camera.source}, "
               f"thermal {cfg.thermal.sensor}, door {cfg.door.driver}")
     return 0
+
+
+def _install(args) -> int:
+    from edge.install import Options, install
+
+    opts = Options(directory=args.dir, data_dir=args.data_dir, user=args.user, force=args.force,
+                   keep_devices=args.keep_devices, connect=not args.no_connect)
+
+    def show(step) -> None:
+        print(f"{'ok  ' if step.ok else 'FAIL'} {step.step}: {step.detail}", flush=True)
+
+    report = install(args.bundle, opts, None if args.json else show)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    return 0 if report.ok else 2
 
 
 def _status(args) -> int:

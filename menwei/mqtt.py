@@ -26,6 +26,15 @@ class MqttError(MenweiError):
     code = "mqtt"
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ***: for errors and printed configs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}").geturl()
+
+
 @dataclass(frozen=True)
 class BrokerUrl:
     host: str
@@ -41,14 +50,14 @@ class BrokerUrl:
     def parse(cls, url: str) -> BrokerUrl:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise MqttError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+            raise MqttError(f"MQTT URL must start with mqtt:// or mqtts://, got {redact_url(url)!r}")
         if not parts.hostname:
-            raise MqttError(f"MQTT URL has no host: {url!r}")
+            raise MqttError(f"MQTT URL has no host: {redact_url(url)!r}")
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise MqttError(f"MQTT URL has a bad port: {url!r}") from None
+            raise MqttError(f"MQTT URL has a bad port: {redact_url(url)!r}") from None
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         version = query.get("version")
         if version not in (None, "5", "3.1.1"):

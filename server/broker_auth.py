@@ -161,24 +161,89 @@ def listener_conf(directory: Path, gate_listener: str, server_listener: str) -> 
     ])
 
 
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a whole file or nothing: Mosquitto rereading it on SIGHUP never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, mode)  # O_CREAT's mode only applies to a new file (and the umask narrows it)
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        # keep the owner the admin gave it (mosquitto): a root-owned 0600 replacement would be
+        # unreadable to the broker at its next reload
+        try:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        except PermissionError:
+            os.unlink(tmp)
+            raise BrokerFilesError(f"{path} is owned by uid {old.st_uid}; rewrite it as root (or as that user) "
+                                   "so the broker can still read it") from None
+    os.replace(tmp, path)
+
+
 def write_files(directory: Path, gates: Iterable[GateAccount], server_user: str | None = None,
                 server_hash: str | None = None, *, gate_listener: str | None = None,
-                server_listener: str | None = None) -> tuple[Path, Path]:
+                server_listener: str | None = None, conf: str | None = None) -> tuple[Path, Path]:
     """Write ``passwd`` (0600) and ``acl`` atomically (and ``menwei-listeners.conf`` when both
-    listeners are given); send Mosquitto SIGHUP to reload them. Every check runs before the first
-    write, so a refused set of accounts leaves the old files as they were."""
+    listeners are given, ``mosquitto.conf`` when ``conf`` is); send Mosquitto SIGHUP to reload
+    them. Every check runs before the first write, so a refused set of accounts leaves the old
+    files as they were."""
     gates = list(gates)
     files = [("passwd", password_file(gates, server_user, server_hash)), ("acl", acl_file(gates, server_user))]
     if gate_listener and server_listener:
         files.append(("menwei-listeners.conf", listener_conf(directory, gate_listener, server_listener)))
+    if conf is not None:
+        files.append(("mosquitto.conf", conf))
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in files:
-        path = directory / name
-        tmp = directory / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        paths.append(path)
+        write_atomic(directory / name, text)
+        paths.append(directory / name)
     return paths[0], paths[1]
+
+
+def _other_accounts(directory: Path) -> tuple[list[str], list[str]]:
+    """The password lines and ACL blocks of every account in ``directory`` that is not a gate's
+    (the server's, written by ``broker-files --server-user``), to keep them as they are."""
+    try:
+        passwd = (directory / "passwd").read_text(encoding="utf-8")
+        acl = (directory / "acl").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BrokerFilesError(f"{exc.filename} not found: write the broker files with "
+                               "`menwei server broker-files` first") from None
+    except OSError as exc:
+        raise BrokerFilesError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    lines = [ln for ln in passwd.splitlines() if ln.strip() and not is_gate_username(ln.split(":", 1)[0])]
+    blocks: list[str] = []
+    current: list[str] | None = None
+    for ln in acl.splitlines() + ["user "]:  # the sentinel closes the last block
+        if ln.startswith("user "):
+            if current and not is_gate_username(current[0][5:].strip()):
+                blocks.append("\n".join(current).rstrip() + "\n")
+            current = [ln]
+        elif current is not None:
+            current.append(ln)
+    return lines, blocks
+
+
+def refresh_gate_accounts(directory: Path, gates: Iterable[GateAccount]) -> tuple[Path, Path]:
+    """Rewrite ``passwd`` and ``acl`` in ``directory`` with these gates, keeping every other account
+    (the server's) exactly as ``broker-files`` wrote it: provisioning a gate must not need the
+    server's password again, nor drop its account."""
+    gates = sorted(gates, key=lambda g: g.gate_id)
+    kept_lines, kept_blocks = _other_accounts(directory)
+    kept_users = [ln.split(":", 1)[0] for ln in kept_lines]
+    names = [g.username for g in gates] + kept_users
+    if len(set(names)) != len(names):
+        raise BrokerFilesError("an MQTT user would appear twice in the password file; nothing written")
+    passwd = "".join(f"{ln}\n" for ln in kept_lines) + password_file(gates).lstrip("\n")
+    gate_acl = acl_file(gates).split("\n", 1)[1]  # without its header line
+    acl = "\n".join(["# generated by menwei server broker-files; do not edit by hand", *kept_blocks]) + "\n" + gate_acl
+    write_atomic(directory / "passwd", passwd if gates or kept_lines else "")
+    write_atomic(directory / "acl", acl)
+    return directory / "passwd", directory / "acl"

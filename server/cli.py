@@ -1,5 +1,5 @@
 """`menwei server …`: init, run (API + ingestion), ingest, import-residents, add-user, retention,
-broker-files, publish-galleries.
+broker-files, provision-gate, publish-galleries.
 
 Every command takes --config FILE (or $MENWEI_CONFIG) and the MENWEI_* environment (see
 server/config.py); flags override both. Heavy imports stay inside handlers so `menwei --help` is
@@ -111,7 +111,51 @@ def register(subparsers) -> None:
                     help="with --server-listener: also write menwei-listeners.conf, whose gate listener "
                          "binds client ids to user names")
     sp.add_argument("--server-listener", metavar="HOST:PORT", help="the listener of the API and ingest workers")
+    sp.add_argument("--tls-cert", type=Path, metavar="FILE",
+                    help="with --tls-key and both listeners: write a complete production mosquitto.conf "
+                         "(TLS gate listener, persistence, limits; docs/DEPLOY.md) using this certificate")
+    sp.add_argument("--tls-key", type=Path, metavar="FILE", help="the broker certificate's private key")
+    sp.add_argument("--ca", type=Path, metavar="FILE",
+                    help="check that --tls-cert was issued by this CA (the one in the gates' bundles)")
+    sp.add_argument("--persistence-dir", type=Path, default=Path("/var/lib/mosquitto"), metavar="DIR",
+                    help="mosquitto.conf: persistence_location (default %(default)s)")
+    sp.add_argument("--pid-file", type=Path, metavar="FILE", help="mosquitto.conf: pid_file")
+    sp.add_argument("--reload", type=Path, metavar="PIDFILE",
+                    help="afterwards send SIGHUP to the Mosquitto whose pid is in PIDFILE (Debian: "
+                         "/run/mosquitto/mosquitto.pid) so it rereads passwd and acl")
     sp.set_defaults(handler=cmd_broker_files)
+
+    sp = sub.add_parser(
+        "provision-gate", help="set a NEW MQTT password for a gate and write its install bundle",
+        description="Sets a NEW MQTT password for GATE (only its hash is stored, as with POST "
+                    "/gates/{id}/credentials): the gate's previous password stops working once the broker "
+                    "files are rewritten (broker-files, or --broker-dir here) and Mosquitto is reloaded. "
+                    "Writes one bundle for the technician (YAML, mode 0600; it holds the password: keep it "
+                    "secret): the gate file and the broker's CA certificate, installed on the box by "
+                    "`menwei edge install BUNDLE`. The gate must exist and be active.")
+    common(sp, mqtt=True)
+    sp.add_argument("gate", metavar="GATE", help="the gate id")
+    sp.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the bundle")
+    sp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    sp.add_argument("--broker", required=True, metavar="URL",
+                    help="the broker as the gate reaches it, mqtts://HOST:8883 (no user or password)")
+    sp.add_argument("--ca", type=Path, metavar="FILE",
+                    help="CA certificate of the broker's TLS certificate (put into the bundle); without it "
+                         "the gate trusts the system's CAs")
+    sp.add_argument("--server-url", metavar="URL",
+                    help="where the gate downloads galleries (default: public_url of the settings)")
+    sp.add_argument("--direction", choices=["in", "out"], help="for a gate registered as 'both': this box's")
+    sp.add_argument("--template", type=Path, metavar="FILE",
+                    help="a gate file whose device sections (camera, thermal, door, page, ...) go into the "
+                         "bundle; site, gate, direction, mqtt.url and server come from the registry")
+    sp.add_argument("--allow-plain", action="store_true", help="accept an mqtt:// broker (labs only)")
+    sp.add_argument("--broker-dir", type=Path, metavar="DIR",
+                    help="also rewrite passwd and acl in DIR (as broker-files wrote them; other accounts "
+                         "there are kept)")
+    sp.add_argument("--reload", type=Path, metavar="PIDFILE",
+                    help="with --broker-dir: send SIGHUP to the Mosquitto whose pid is in PIDFILE")
+    sp.add_argument("--json", action="store_true", help="print the result as JSON (never the password)")
+    sp.set_defaults(handler=cmd_provision_gate)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -364,30 +408,153 @@ def cmd_publish(args) -> int:
     return 0
 
 
-def cmd_broker_files(args) -> int:
+def _active_gate_accounts(sessions):
     from sqlalchemy import select
 
-    from server.broker_auth import GateAccount, check_server_user, hash_password, write_files
+    from server.broker_auth import GateAccount
     from server.db.models import Gate
+
+    with sessions() as s:
+        return [GateAccount(g.site_id, g.id, g.mqtt_password_hash)
+                for g in s.scalars(select(Gate).where(Gate.active.is_(True))) if g.mqtt_password_hash]
+
+
+def _reload_broker(pid_file: Path) -> str:
+    """SIGHUP to Mosquitto: it rereads passwd and acl (and drops connections whose login no longer holds)."""
+    import os
+    import signal
+
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise CliError(f"cannot read a pid from {pid_file}; reload Mosquitto yourself "
+                       "(systemctl reload mosquitto)") from None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise CliError(f"no process {pid} (from {pid_file}): is Mosquitto running?") from None
+    except PermissionError:
+        raise CliError(f"not allowed to signal Mosquitto (pid {pid}); run as root or "
+                       "`systemctl reload mosquitto`") from None
+    return f"sent SIGHUP to Mosquitto (pid {pid})"
+
+
+def cmd_broker_files(args) -> int:
+    from server.broker_auth import check_server_user, hash_password, write_files
+    from server.broker_conf import BrokerTls, Listener, check_tls, production_conf
 
     if args.server_user is not None:
         check_server_user(args.server_user)  # before asking for its password
     if bool(args.gate_listener) != bool(args.server_listener):
         raise CliError("--gate-listener and --server-listener go together")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CliError("--tls-cert and --tls-key go together")
+    conf = None
+    if args.tls_cert:
+        if not args.gate_listener:
+            raise CliError("--tls-cert needs --gate-listener and --server-listener (e.g. 0.0.0.0:8883 and "
+                           "127.0.0.1:1883)")
+        tls = BrokerTls(args.tls_cert, args.tls_key)
+        check_tls(tls, args.ca)
+        conf = production_conf(args.out, Listener.parse(args.gate_listener), Listener.parse(args.server_listener),
+                               tls, persistence_dir=args.persistence_dir, pid_file=args.pid_file)
+    elif args.ca:
+        raise CliError("--ca checks --tls-cert; give both")
     settings = _settings(args)
     engine, sessions = _open_db(settings)
-    with sessions() as s:
-        gates = [GateAccount(g.site_id, g.id, g.mqtt_password_hash)
-                 for g in s.scalars(select(Gate).where(Gate.active.is_(True))) if g.mqtt_password_hash]
-    engine.dispose()
+    try:
+        gates = _active_gate_accounts(sessions)
+    finally:
+        engine.dispose()
     server_hash = None
     if args.server_user:
         server_hash = hash_password(_read_password(args.server_password_file))
     pw, acl = write_files(args.out, gates, args.server_user, server_hash, gate_listener=args.gate_listener,
-                          server_listener=args.server_listener)
-    conf = f" and {args.out / 'menwei-listeners.conf'}" if args.gate_listener else ""
-    print(f"wrote {pw}, {acl}{conf} ({len(gates)} gate(s)); reload Mosquitto (SIGHUP)")
+                          server_listener=args.server_listener, conf=conf)
+    extra = [str(args.out / "menwei-listeners.conf")] if args.gate_listener else []
+    extra += [str(args.out / "mosquitto.conf")] if conf else []
+    conf_note = f" and {', '.join(extra)}" if extra else ""
+    print(f"wrote {pw}, {acl}{conf_note} ({len(gates)} gate(s))")
+    if args.reload:
+        print(_reload_broker(args.reload))
+    else:
+        print("reload Mosquitto now (SIGHUP: systemctl reload mosquitto)"
+              + ("; a new or changed mosquitto.conf needs a restart" if conf else ""))
     return 0
+
+
+def cmd_provision_gate(args) -> int:
+    import yaml
+
+    from server.broker_auth import refresh_gate_accounts
+    from server.provision import BundleSpec, provision_gate, read_ca
+
+    if args.reload and not args.broker_dir:
+        raise CliError("--reload goes with --broker-dir")
+    settings = _settings(args)
+    server_url = args.server_url or settings.public_url
+    if not server_url:
+        raise CliError("no server URL for the gate: pass --server-url https://HOST (or set public_url)")
+    template = None
+    if args.template:
+        try:
+            template = yaml.safe_load(args.template.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise CliError(f"cannot read template {args.template}: {getattr(exc, 'strerror', None) or 'not YAML'}") from None
+        if not isinstance(template, dict):
+            raise CliError(f"template {args.template}: expected a gate file (a mapping)")
+    spec = BundleSpec(broker=args.broker, server_url=server_url, ca_pem=read_ca(args.ca) if args.ca else None,
+                      direction=args.direction, template=template, allow_plain=args.allow_plain)
+    engine, sessions = _open_db(settings)
+    lines = []
+    try:
+        done = provision_gate(sessions, args.gate, spec, args.out, force=args.force)
+        lines.append(f"new MQTT password for {done.username} (gate {done.gate_id} of {done.site_id}); "
+                     f"bundle written to {done.out} (0600, secret)")
+        result = {"gate": done.gate_id, "site": done.site_id, "username": done.username, "bundle": str(done.out),
+                  "broker_files": None, "reloaded": False, "gallery": None}
+        if args.broker_dir:
+            try:
+                pw, acl = refresh_gate_accounts(args.broker_dir, _active_gate_accounts(sessions))
+                result["broker_files"] = str(args.broker_dir)
+                lines.append(f"rewrote {pw} and {acl}")
+                if args.reload:
+                    lines.append(_reload_broker(args.reload))
+                    result["reloaded"] = True
+            except MenweiError as exc:  # the new password is committed and in the bundle: say so
+                raise CliError(f"bundle for {done.gate_id} written to {done.out} (new password), but the broker "
+                               f"files were not updated: {exc.message}") from None
+        result["gallery"] = _announce_gallery(settings, sessions, done.site_id, done.gate_id)
+        lines.append(f"gallery link: {result['gallery']}")
+    finally:
+        engine.dispose()
+    if not result["reloaded"]:
+        lines.append("the old password works until the broker files are rewritten (menwei server broker-files) "
+                     "and Mosquitto reloaded")
+    print(json.dumps(result) if args.json else "\n".join(lines))
+    return 0
+
+
+def _announce_gallery(settings, sessions, site_id: str, gate_id: str) -> str:
+    """The gallery link is signed for the gate's password hash: the old one died with it."""
+    from menwei.mqtt import MqttError
+    from server.api.broker import BrokerUnavailable
+
+    if not settings.mqtt_url:
+        return "not announced (no mqtt_url: the gate gets one with the next publish-galleries)"
+    try:
+        publisher = _publisher(settings, _client_id("provision"))
+    except MqttError as exc:
+        return f"not announced ({exc.message}); run publish-galleries later"
+    try:
+        announced = _gallery_service(settings, sessions, publisher).announce_gate(site_id, gate_id)
+        return "announced, signed for the new password" if announced else "none yet (the compound has no gallery)"
+    except BrokerUnavailable as exc:
+        return f"not announced ({exc.message}); run publish-galleries later"
+    finally:
+        close = getattr(publisher, "close", None)
+        if close:
+            close()
 
 
 def cmd_ingest(args) -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from menwei.bundle import default_install_dir
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
@@ -65,7 +67,8 @@ def test_gate_unit_reaches_its_devices_and_nothing_else():
     assert groups == {"video", "dialout", "i2c", "gpio"}
     rules = _udev_rules()
     assert {r["GROUP"] for r in rules} <= groups, "a rule hands a device to a group the service is not in"
-    assert svc["ExecStart"].endswith("edge run --config /etc/menwei/%i.yaml")
+    assert svc["ExecStart"].endswith("edge run --config /etc/menwei/%i/gate.yaml")
+    assert default_install_dir("east-in") / "gate.yaml" == Path("/etc/menwei/east-in/gate.yaml")  # edge install
     assert svc["StateDirectory"] == "menwei/%i"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import signal
 import socket
 import subprocess
 import threading
@@ -30,9 +31,12 @@ def free_port() -> int:
 
 
 class PrivateMosquitto:
-    def __init__(self, directory: Path, conf: str, ports: list[int]):
+    """``conf`` gets ``persistence false`` appended unless ``persistence`` is True (a conf that sets
+    its own, such as the production one); ``user`` is always the current user."""
+
+    def __init__(self, directory: Path, conf: str, ports: list[int], *, persistence: bool = False):
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(conf + f"\npersistence false\nuser {getpass.getuser()}\n")
+        self.conf.write_text(conf + ("" if persistence else "\npersistence false") + f"\nuser {getpass.getuser()}\n")
         self.ports = ports
         # its log goes to a file: a pipe nobody reads fills up and then stalls the broker
         self.log = directory / "mosquitto.log"
@@ -50,6 +54,13 @@ class PrivateMosquitto:
                         raise AssertionError(f"private mosquitto did not start: {out}") from None
                     time.sleep(0.05)
 
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto rereads its password and ACL files (and certificate files)."""
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
@@ -59,9 +70,10 @@ class Client:
     """A paho MQTT 5 client that records what it receives and whether CONNACK granted the login."""
 
     def __init__(self, port: int, username: str | None, password: str | None, client_id: str | None = None,
-                 clean_start: bool = True, session_expiry_s: int = 0):
+                 clean_start: bool = True, session_expiry_s: int = 0, ca: Path | None = None):
         self.messages: list[tuple[str, bytes]] = []
         self.connack = threading.Event()
+        self.disconnected = threading.Event()
         self.reason = None
         self.assigned_id: str | None = None
         self.suback: list = []
@@ -70,7 +82,10 @@ class Client:
                              protocol=mqtt.MQTTv5)
         if username is not None:
             self.c.username_pw_set(username, password)
+        if ca is not None:  # TLS, trusting only this CA (and checking the broker's name)
+            self.c.tls_set(ca_certs=str(ca))
         self.c.on_connect = self._on_connect
+        self.c.on_disconnect = lambda *_a: self.disconnected.set()
         self.c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
 
         def on_subscribe(_c, _u, _mid, codes, _p):
@@ -80,7 +95,11 @@ class Client:
         self.c.on_subscribe = on_subscribe
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = session_expiry_s
-        self.c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
+        try:
+            self.c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
+        except OSError:  # e.g. a TLS handshake refused: no CONNACK, not accepted
+            self.connack.set()
+            return
         self.c.loop_start()
         self.connack.wait(5)
 

@@ -2,66 +2,31 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import shutil
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
+from broker_kit import PrivateMosquitto, free_port
+from tls_kit import make_ca
 
 from menwei.mqtt import MqttError, SessionOptions, connect
-
-MOSQUITTO = "/usr/sbin/mosquitto"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
 
 
 @pytest.fixture
 def tls_broker(tmp_path):
-    if not shutil.which("openssl") or not shutil.which(MOSQUITTO):
-        pytest.fail("openssl and mosquitto are needed (Debian packages openssl, mosquitto)", pytrace=False)
-    d = tmp_path
-    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=menwei test CA",
-         "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
-    _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _run("openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
-         "-CAcreateserial", "-days", "1", "-extfile", str(d / "san.ext"), "-out", str(d / "server.pem"))
-    passwd = d / "passwd"
+    tls = make_ca(tmp_path / "ca")
+    passwd = tmp_path / "passwd"
     passwd.write_text("")
-    _run("mosquitto_passwd", "-b", str(passwd), "ingest", "right-password")
-    port = _free_port()
-    (d / "m.conf").write_text(
-        f"listener {port} 127.0.0.1\ncafile {d / 'ca.pem'}\ncertfile {d / 'server.pem'}\n"
-        f"keyfile {d / 'server.key'}\nallow_anonymous false\npassword_file {passwd}\n"
-        # mosquitto started by root drops to user 'mosquitto', which cannot read pytest's tmp dir
-        f"user {getpass.getuser()}\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(d / "m.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"mosquitto TLS listener did not start: {proc.stderr.read()[:500]!r}") from None
-            time.sleep(0.05)
-    yield port, d / "ca.pem"
-    proc.terminate()
-    proc.wait(10)
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "ingest", "right-password"], check=True,
+                   capture_output=True)
+    port = free_port()
+    broker = PrivateMosquitto(tmp_path, f"listener {port} 127.0.0.1\ncafile {tls.ca}\ncertfile {tls.cert}\n"
+                                        f"keyfile {tls.key}\nallow_anonymous false\npassword_file {passwd}\n",
+                              [port])
+    yield port, tls.ca
+    broker.stop()
 
 
 def test_mqtts_round_trip_and_bad_password(tls_broker):
