@@ -36,6 +36,8 @@ def _detectors(engine):
     return {
         "hog": HogDetector(upsample=1),  # the photo detector before BlazeFace (CLI, enrolment)
         "blazeface": engine.runtime.detector,  # the pack's photo detector now
+        "blazeface_no_flip": DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(onnx, min_score=score, area=True),
+                                                           flip=False)),
         "blazeface_mediapipe_0.6": DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(onnx, min_score=0.6,
                                                                                              area=True))),
         "blazeface_untiled": DlibStyleBoxes(BlazeFaceDetector(onnx, min_score=score, area=True)),
@@ -182,7 +184,7 @@ def main() -> int:
         for name, r in report[group].items():
             p, m = r["plain"], r["masked"]
             print(f"  {name:30s} {p['found']:2d}/{p['faces']} ({p['rate']:.0%})  {m['found']:2d}/{m['faces']} "
-                  f"({m['rate']:.0%})  false {p['false']}+{m['false']}  {r[key]:.1f} ms   faces >= 140 px: "
+                  f"({m['rate']:.0%})  false {p['false']}+{m['false']}  extra {p['extra']}+{m['extra']}  {r[key]:.1f} ms   faces >= 140 px: "
                   f"{p['found_140px']}/{p['faces_140px']}, {m['found_140px']}/{m['faces_140px']}")
     print("identification (dlib 5-point landmarks + ResNet after each photo detector)")
     for name, r in report["identification"].items():

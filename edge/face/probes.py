@@ -79,6 +79,7 @@ class Score:
     found: int = 0
     false: int = 0
     ious: list[float] = field(default_factory=list)
+    extra: int = 0  # detections beyond one per hand-checked face: duplicates and false ones
     large_faces: int = 0  # faces at least GATE_FACE_PX wide
     large_found: int = 0
 
@@ -94,6 +95,7 @@ class Score:
                 self.large_found += large
                 self.ious.append(best)
         self.false += sum(1 for g in got if max((iou(g, b) for b in boxes), default=0.0) < FALSE_IOU)
+        self.extra += max(0, len(got) - len(boxes))
 
     @property
     def rate(self) -> float:
@@ -101,6 +103,7 @@ class Score:
 
     def as_dict(self) -> dict:
         return {"faces": self.faces, "found": self.found, "rate": round(self.rate, 4), "false": self.false,
+                "extra": self.extra,
                 "faces_140px": self.large_faces, "found_140px": self.large_found,
                 "mean_iou": round(float(np.mean(self.ious)), 3) if self.ious else None}
 

@@ -52,7 +52,7 @@ class BlazeFaceAdapter:
 
     def __init__(self, engine: FaceEngine, *, tile_every: int = 0, min_score: float | None = None):
         from edge.face.blazeface.detector import BlazeFaceDetector
-        from edge.face.blazeface.tiles import merge
+        from edge.face.blazeface.tiles import drop_nested, merge
 
         path = engine.runtime_paths.get("detector")
         if path is None:
@@ -63,7 +63,7 @@ class BlazeFaceAdapter:
         if min_score is None and spec is not None:
             min_score = spec.score_threshold
         self._blaze = BlazeFaceDetector(path, min_score=min_score)
-        self._merge = merge
+        self._merge, self._drop_nested = merge, drop_nested
         self.tile_every = tile_every
 
     def faces(self, image_bgr: np.ndarray, index: int) -> list[Detection]:
@@ -78,7 +78,8 @@ class BlazeFaceAdapter:
                     x, y, bw, bh = d.bbox
                     found.append(Detection((x + x0, y, bw, bh), d.score, None, d.keypoints + np.float32([x0, 0])))
             found = self._merge(found, self._blaze.options.min_suppression_threshold)
-        return [as_dlib_style(d) for d in found]
+        # at score 0.5 a masked face sometimes gets a second box on its upper half
+        return [as_dlib_style(d) for d in self._drop_nested(found)]
 
     def detect(self, image_bgr: np.ndarray, index: int) -> FrameDetections:
         out = []

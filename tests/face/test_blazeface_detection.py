@@ -3,8 +3,8 @@
 Expected boxes are tests/data/faces/face_boxes.json (a third detector's proposals checked by eye);
 masks are painted from dlib's 5 landmarks on those boxes (edge/face/probes.py), so neither the
 expected boxes nor the masks come from the detector under test. The floors sit below what
-bench/detector_bench.py measured (plain 16/16, masked 51/64 of which 24/24 faces >= 140 px wide,
-HOG 17/64; 37 found by BlazeFace alone, 3 by HOG alone), so the tests check the behaviour, not the last digit.
+bench/detector_bench.py measured (plain 16/16, masked 56/64 of which 24/24 faces >= 140 px wide,
+HOG 17/64), so the tests check the behaviour, not the last digit.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_masked_faces_are_found(engine, masked):
     assert s.faces == 64
     assert s.false == 0
     assert s.large_found >= 0.95 * s.large_faces  # faces the size they are at a gate
-    assert s.rate >= 0.75  # all sizes, down to the 80-px faces of the group photo
+    assert s.rate >= 0.8  # all sizes, down to the 80-px faces of the group photo
 
 
 def test_blazeface_finds_masked_faces_hog_misses(engine, masked):
@@ -59,7 +59,6 @@ def test_blazeface_finds_masked_faces_hog_misses(engine, masked):
             in_b = max((iou(box, g) for g in b), default=0) >= FOUND_IOU
             only_blaze += in_b and not in_h
             only_hog += in_h and not in_b
-    # measured: 37 masked faces only BlazeFace finds, 3 only HOG finds
     assert only_blaze >= 25 and only_blaze >= 5 * only_hog
 
 
@@ -85,3 +84,14 @@ def test_a_corrupt_file_is_a_clear_error():
     with pytest.raises(FaceError) as exc:
         decode_image(b"\xff\xd8\xff\xe0 not really a jpeg", "corrupt.jpg")
     assert exc.value.code == errors.UNREADABLE_IMAGE
+
+
+def test_mirrored_pass_keeps_the_keypoint_order(engine, faces_dir):
+    """MediaPipe's order is the person's right eye first (the image's left): the mirror pass must
+    swap its keypoints back, or the merged keypoints would average two different eyes."""
+    probe = next(p for p in plain_probes(faces_dir) if p.name.endswith("obama1.jpg"))
+    (det,) = engine.runtime.detector.detect(probe.image)
+    right_eye, left_eye = det.keypoints[0], det.keypoints[1]
+    assert right_eye[0] < left_eye[0]
+    x, _, w, _ = det.bbox
+    assert x < right_eye[0] < x + w / 2 < left_eye[0] < x + w
