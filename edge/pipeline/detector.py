@@ -78,7 +78,7 @@ class BlazeFaceAdapter:
                     x, y, bw, bh = d.bbox
                     found.append(Detection((x + x0, y, bw, bh), d.score, None, d.keypoints + np.float32([x0, 0])))
             found = self._merge(found, self._blaze.options.min_suppression_threshold)
-        # at score 0.5 a masked face sometimes gets a second box on its upper half
+        # as in photos (edge/face/blazeface/tiles.py): one face, one box, whatever the passes found
         return [as_dlib_style(d) for d in self._drop_nested(found)]
 
     def detect(self, image_bgr: np.ndarray, index: int) -> FrameDetections:
