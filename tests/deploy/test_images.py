@@ -1,6 +1,7 @@
 """Dockerfile.arm64 (the gate image) and Dockerfile.server, read as a builder would: no Docker
-engine runs here, so their install step is deploy/install-venv, the script deploy/check-arm64
-emulate runs on an emulated arm64 Debian; these tests hold the files to what the image promises."""
+engine runs here. Their install step is deploy/install-venv (run on x86 by hand; check-arm64 emulate
+installs the same pinned wheels on an emulated arm64 Debian); these tests hold the files to what
+the image promises."""
 
 from __future__ import annotations
 
