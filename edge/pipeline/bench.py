@@ -29,13 +29,15 @@ def _percentiles(values: list[float]) -> dict:
 
 def _score(decisions, truth, enrolled: set[str]) -> dict:
     """People in the scene, decisions made, and decisions naming the person the scene says it was
-    (matched to the true face by box overlap at the decided frame)."""
+    (matched to the true face by box overlap at the frame the track was last seen: a track decided
+    after it was lost has no box at the decided frame)."""
     from edge.vision.boxes import iou
 
     labels = {f.label for faces in truth for f in faces}
     correct, per_label = 0, {}
     for d in decisions:
-        faces = truth[d.decided_frame] if d.decided_frame < len(truth) else []
+        seen = d.decided_frame if d.last_seen_frame is None else d.last_seen_frame
+        faces = truth[seen] if seen < len(truth) else []
         best = max(faces, key=lambda f: iou(f.box, d.box), default=None) if d.box is not None else None
         if best is None or iou(best.box, d.box) <= 0.3:
             continue

@@ -5,8 +5,8 @@
 
 A person is decided as soon as the evidence suffices — an identity that is certain (a confident
 match, or clearly nobody in the gallery) and a temperature (or no thermal sensor) — or when
-`timeout_s` of media time has passed since the face was first seen; a track that ends first is
-decided on what it showed. A track that never showed a usable face gets no decision.
+`timeout_s` of media time has passed since the face was first seen (also while the face is out of
+sight in the re-acquire window); a track that ends first is decided on what it showed. A track that never showed a usable face gets no decision.
 """
 
 from __future__ import annotations
@@ -85,6 +85,12 @@ class GatePipeline:
         self.stats.tracks = self.book.created
         out = [d for p in ended if (d := self._decide(p, frame, "track_lost")) is not None]
         self.stats.undecided_tracks += sum(p.decision is None for p in ended)
+        # a person out of sight but still within the re-acquire window is not waited for past the
+        # timeout: the decision would otherwise come only when the window closes (a distant face
+        # without a temperature was decided 1.3 s after it had left)
+        out += [d for p in self.book.lost
+                if p.decision is None and frame.timestamp - p.first_t >= self.config.timeout_s
+                and (d := self._decide(p, frame, "timeout")) is not None]
 
         open_ = [(p, det) for p, det in seen if p.decision is None]
         with stage("quality"):
@@ -195,7 +201,8 @@ class GatePipeline:
             temperature_c=None if not temps else round(float(median(temps)), 2),
             temperature_status=str(statuses[0]) if statuses else
             (str(last.status) if last is not None else str(TemperatureStatus.UNAVAILABLE)),
-            embeddings=person.embeddings, trigger=trigger, box=person.last_box)
+            embeddings=person.embeddings, trigger=trigger, box=person.last_box,
+            last_seen_frame=person.last_frame if person.last_box is not None else None)
         person.decision = decision
         self.decisions.append(decision)
         if self.on_decision is not None:

@@ -41,6 +41,9 @@ class TrackDecision:
     embeddings: int  # how many times the track was embedded
     trigger: str  # "evidence" | "timeout" | "track_lost" | "end_of_stream"
     box: Box | None = None  # the face box when it was last seen before the decision
+    # the frame `box` comes from: a track decided after it was lost (timeout, track_lost) was last
+    # seen frames before decided_frame, so whoever checks the box against a scene looks there
+    last_seen_frame: int | None = None
 
     def as_json(self) -> dict:
         """The `menwei edge replay --json` contract for one decision (exactly these keys)."""

@@ -71,10 +71,11 @@ def _expected(gallery, label: str, core_c: float | None):
 
 
 def _check(result, truth, gallery, thermal: bool):
-    """Each walker gets exactly one decision, matched to the truth by its box at the decided frame."""
+    """Each walker gets exactly one decision, matched to the truth by its box where it was last seen."""
     by_label: dict[str, list] = {}
     for d in result.decisions:
-        faces = truth[d.decided_frame] if d.decided_frame < len(truth) else []
+        assert d.last_seen_frame is not None and d.last_seen_frame <= d.decided_frame
+        faces = truth[d.last_seen_frame] if d.last_seen_frame < len(truth) else []
         best = max(faces, key=lambda f: iou(f.box, d.box), default=None)
         assert best is not None and iou(best.box, d.box) > 0.3, f"decision {d} matches no true face"
         by_label.setdefault(best.label, []).append((d, best))
@@ -198,3 +199,30 @@ def test_replay_cli_bad_input_is_one_line_exit_2(case, faces_dir, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len([line for line in err if line.startswith("menwei: error:")]) == 1
     assert "Traceback" not in "\n".join(err)
+
+
+def test_a_distant_face_without_a_temperature_is_decided_at_the_timeout_not_after_it_left(engine, gallery,
+                                                                                          faces_dir, tmp_path):
+    """Obama crosses the view about 2 m away (a 58-70 px face at 1280x720), beyond this gate's
+    measuring distance (1.5 m), so the evidence never suffices and the timeout (2 s) decides. He
+    is in view for 1.6 s only: the decision still comes at the timeout, not when the re-acquire
+    window closes (1.5 s after he left), and it is the scene's person: the box where his track was
+    last seen is on his face."""
+    from edge.capture.synthetic import LEAD_S, RESIDENT_PHOTOS, Scene, Walker
+
+    scene = Scene([Walker(faces_dir / RESIDENT_PHOTOS["obama"], "obama", LEAD_S, 1.6, distance="far")],
+                  width=1280, height=720, tail_s=2.5)
+    video = scene.write_video(tmp_path / "far.avi")
+    scene.save_truth(video.with_suffix(".truth.json"))
+    truth = load_truth(video.with_suffix(".truth.json"))
+    frames = TruthThermalFrames([[TrueFace(f.box, f.core_temperature_c) for f in fr] for fr in truth], (1280, 720))
+    reader = ThermalReader(frames, frames.gate_config(max_distance_m=1.5), frames.profile)
+    pipeline = GatePipeline(engine, gallery, thermal=reader)
+    result = replay(open_source(str(video)), pipeline)
+    (d,) = result.decisions
+    assert d.identity == "obama" and d.decision == "granted"
+    assert "temperature_unavailable" in d.reasons and d.temperature_c is None
+    last_true = max(i for i, fr in enumerate(truth) if fr)
+    assert d.trigger == "timeout" and d.decided_frame > last_true + 1, d
+    assert d.decided_frame - d.first_frame <= pipeline.config.timeout_s * scene.fps + 1, d
+    assert d.last_seen_frame <= last_true + 1 and iou(truth[d.last_seen_frame][0].box, d.box) > 0.3, d
