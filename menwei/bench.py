@@ -80,6 +80,9 @@ def _print_gate_run(run: dict) -> None:
           f"decision p50 {lat['p50']} ms p95 {lat['p95']} ms after the first good frame (+ camera wait p95 "
           f"{wait['p95']} ms), {run['decisions']} decisions for {run['people']} people ({run['correct']} right; "
           f"undecided: {', '.join(run['undecided']) or 'none'}), peak RSS {run['peak_rss_mb']} MB")
+    ev = run["latency_ms_evidence_decisions"]
+    print(f"    decided by: {', '.join(f'{t} {n}' for t, n in run['triggers'].items())}; the evidence's "
+          f"decisions p50 {ev['p50']} ms p95 {ev['p95']} ms")
     for name, st in run["stages"].items():
         print(f"    {name:15s} {st['ms_per_frame']:8.3f} ms/frame {st['ms_per_call']:8.3f} ms/call "
               f"cpu {st['cpu_pct']:6.1f} % (loop thread {st['thread_cpu_pct']:6.1f} %)")

@@ -85,6 +85,12 @@ def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str
         "latency_ms_from_first_good_frame": _percentiles([d.latency_good_ms for d in result.decisions
                                                           if d.latency_good_ms is not None]),
         "latency_ms_from_first_detection": _percentiles([d.latency_ms for d in result.decisions]),
+        # the same over the decisions the evidence made: a timeout or a lost track waited for
+        # evidence that never came (a face too far for a temperature), by design
+        "latency_ms_evidence_decisions": _percentiles([d.latency_good_ms for d in result.decisions
+                                                       if d.trigger == "evidence" and d.latency_good_ms is not None]),
+        "triggers": {t: sum(d.trigger == t for d in result.decisions)
+                     for t in sorted({d.trigger for d in result.decisions})},
         # what a live camera adds: the frames a decision waits for (temperature readings, a second
         # embedding), in the camera's own time at the scene's fps
         "camera_wait_ms_from_first_good_frame": _percentiles([1000 * (d.decided_frame - d.first_good_frame) / s.fps

@@ -21,7 +21,10 @@ def test_bench_gate_quick_json(faces_dir, capsys):
     assert run["decisions"] == run["correct"] == run["people"] and run["undecided"] == run["decided_twice"] == []
     assert {"detect", "track", "quality", "embed", "match", "decide", "thermal"} <= set(run["stages"])
     assert run["fps"] > 0 and run["peak_rss_mb"] >= run["rss_before_replay_mb"] > 50
-    for key in ("latency_ms_from_first_good_frame", "camera_wait_ms_from_first_good_frame"):
+    # walking up to the gate, everyone is decided on evidence, none by a timeout or a lost track
+    assert run["triggers"] == {"evidence": run["people"]}
+    for key in ("latency_ms_from_first_good_frame", "camera_wait_ms_from_first_good_frame",
+                "latency_ms_evidence_decisions"):
         assert run[key]["p50"] <= run[key]["p95"]
 
 
