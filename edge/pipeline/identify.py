@@ -14,6 +14,8 @@ from edge.pipeline.gating import GoodFace
 from edge.pipeline.tracking import PersonTrack
 from edge.pipeline.types import PipelineConfig
 
+NOBODY = Match(identity="", score=-1.0)  # the best match in an empty gallery
+
 
 def assess(scores: list[Match], threshold: float, cfg: PipelineConfig) -> str:
     """"match": a score clearly above the threshold; "unknown": `unknown_votes` embeddings all
@@ -54,4 +56,8 @@ class Identifier:
         return self.engine.runtime.embedder.embed(np.stack([g.chip for g in faces]))
 
     def match(self, vectors: np.ndarray) -> list[Match]:
+        if len(self.gallery) == 0:
+            # a compound with nobody enrolled yet publishes an empty gallery: everyone is a stranger
+            # (the loop crashed on it); a score of -1 is below every threshold
+            return [NOBODY] * len(vectors)
         return [m[0] for m in self.gallery.search(vectors, k=1)]

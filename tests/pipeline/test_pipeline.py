@@ -226,3 +226,17 @@ def test_a_distant_face_without_a_temperature_is_decided_at_the_timeout_not_afte
     assert d.trigger == "timeout" and d.decided_frame > last_true + 1, d
     assert d.decided_frame - d.first_frame <= pipeline.config.timeout_s * scene.fps + 1, d
     assert d.last_seen_frame <= last_true + 1 and iou(truth[d.last_seen_frame][0].box, d.box) > 0.3, d
+
+
+def test_an_empty_gallery_makes_everyone_a_stranger_not_a_crash(engine, faces_dir, tmp_path):
+    """A compound with nobody enrolled yet publishes an empty gallery; the gate swaps it in and must
+    go on deciding (the loop raised "the gallery is empty" and the agent died)."""
+    from edge.face.gallery import Gallery
+
+    video, truth = _video(tmp_path, faces_dir, "pair")
+    empty = Gallery(engine.pack, engine.dim)
+    result = replay(open_source(str(video)), GatePipeline(engine, empty))
+    labels = {f.label for fr in truth for f in fr}
+    assert len(result.decisions) == len(labels) == 2
+    assert all(d.identity is None and d.decision == "alert" and "unknown_face" in d.reasons
+               for d in result.decisions)
