@@ -99,6 +99,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         grids,
         households,
         imports,
+        live,
         passes,
         residents,
         sites,
@@ -107,12 +108,16 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     )
 
     registry = (areas, sites, buildings, units, households, grids)
-    for module in (auth, *registry, residents, passes, gates, gate_config, entries, alerts, stats, audit_log,
+    for module in (auth, *registry, residents, passes, gates, gate_config, entries, live, alerts, stats, audit_log,
                    gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=error_responses())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
         return {"ok": True, "version": __version__}
+
+    from server.web import mount_ui
+
+    mount_ui(app)
 
     return app

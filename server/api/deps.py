@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -50,6 +51,9 @@ class AppState:
     pseudonyms: Pseudonyms
     throttle: LoginThrottle
     pass_key: bytes  # Ed25519 private key of visitor passes (menwei/passes.py)
+    # set when the server is asked to stop: live streams end, so a guard's open screen does not
+    # hold the graceful shutdown
+    closing: threading.Event = field(default_factory=threading.Event)
 
 
 def app_state(request: Request) -> AppState:

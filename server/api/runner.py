@@ -79,8 +79,12 @@ def run_server(settings: Settings, *, embedded_broker: tuple[str, int] = ("127.0
                 state.republisher.mark(site_id)
         notifier = notifier or ServiceNotifier(None, None)
         server = _Server(uvicorn_config(app, settings))
-        previous = {sig: signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def ask_to_exit(*_) -> None:
+            state.closing.set()  # live streams end first: uvicorn waits for open connections
+            server.should_exit = True
+
+        previous = {sig: signal.signal(sig, ask_to_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def announce_ready() -> None:
             while not server.started and not stop.wait(0.05):
@@ -140,7 +144,9 @@ def uvicorn_config(app, settings: Settings):
     trusted = list(settings.trusted_proxies)
     return uvicorn.Config(app, host=settings.listen_host, port=settings.listen_port, log_level="warning",
                           access_log=False, proxy_headers=bool(trusted),
-                          forwarded_allow_ips=trusted or [])
+                          forwarded_allow_ips=trusted or [],
+                          # a connection still open after this is cut rather than holding the stop
+                          timeout_graceful_shutdown=5)
 
 
 def _make_server_class():

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from menwei.throttle import Refusal, TooManyAttempts
 from server.api.bounds import Int32
 from server.api.deps import Caller, Session_, Unauthorized, UsersWrite, app_state
-from server.api.roles import Role
+from server.api.roles import Role, permissions
 from server.api.security import hash_password, verify_dummy, verify_password
 from server.audit import Actor, record
 from server.db.models import Role as DbRole
@@ -35,6 +35,9 @@ class Me(BaseModel):
     username: str
     role: Role
     sites: list[str] | None  # null: all compounds (admin)
+    # what the role may do (server/api/roles.py): the web UI shows only the pages these allow;
+    # the API enforces them on every request regardless
+    permissions: list[str] = []
 
 
 @router.post("/auth/token", response_model=Token)
@@ -81,7 +84,8 @@ def _throttled(s: Session, state, typed: str, ip: str | None, refused: Refusal) 
 @router.get("/auth/me", response_model=Me)
 def me(who: Caller) -> Me:
     return Me(id=who.user_id, username=who.username, role=who.role,
-              sites=sorted(who.sites) if who.sites is not None else None)
+              sites=sorted(who.sites) if who.sites is not None else None,
+              permissions=sorted(p.value for p in permissions(who.role)))
 
 
 class UserIn(BaseModel):

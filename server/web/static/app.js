@@ -1,0 +1,453 @@
+// Menwei's web UI: one page, hash routes, the REST API with the user's bearer token.
+// Every text that comes from the server goes in with textContent: a name is never markup.
+// Pages are shown by the permissions /auth/me returns; the API enforces them regardless.
+"use strict";
+
+const TEXT = window.MENWEI_TEXT;
+const CODES = window.MENWEI_CODES;
+const KEPT = 60; // decisions kept on the gate screen
+
+function pickLanguage() {
+  const saved = localStorage.getItem("menwei-lang");
+  if (saved === "en" || saved === "zh") return saved;
+  const first = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+  return first.toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+const app = { lang: pickLanguage(), token: sessionStorage.getItem("menwei-token"), me: null, live: null,
+              gates: new Map(), cleanup: [] };
+const $ = (id) => document.getElementById(id);
+const t = (key, vars) => (TEXT[app.lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => (vars || {})[k]);
+const code = (c) => CODES[app.lang][c] || c;
+const can = (perm) => !!app.me && app.me.permissions.includes(perm);
+
+// pages: route → [permission needed, title key, render]
+const PAGES = {
+  gate: ["entries.read", "nav_gate", renderGate],
+  entries: ["entries.read", "nav_entries", renderEntries],
+  alerts: ["alerts.read", "nav_alerts", renderAlerts],
+  // a property company's fleet; guards see the gate tiles on their own screen instead
+  devices: ["gates.write", "nav_devices", renderDevices],
+};
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+function applyLanguage(root) {
+  document.documentElement.lang = app.lang === "zh" ? "zh-CN" : "en";
+  for (const node of (root || document).querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("lang").textContent = app.lang === "zh" ? "English" : "中文";
+}
+
+// ------------------------------------------------------------------ API
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (app.token) headers.Authorization = `Bearer ${app.token}`;
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.json);
+  }
+  const r = await fetch(`/api/v1${path}`, { ...options, headers });
+  if (r.status === 401 && app.token) { logout(t("expired")); throw new ApiError(401, t("expired")); }
+  if (!r.ok) {
+    let msg = r.statusText;
+    try { const body = await r.json(); msg = body.error?.message || body.detail || msg; } catch (_) { /* not JSON */ }
+    throw new ApiError(r.status, typeof msg === "string" ? msg : JSON.stringify(msg));
+  }
+  return options.raw ? r : r.json();
+}
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  return d.toLocaleString(app.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+}
+
+function personName(e) {
+  if (e.resident_name) return e.resident_name;
+  if (e.person_outside_scope) return t("outside_scope");
+  return e.resident_id || t("unknown");
+}
+
+function temperature(e) {
+  if (e.temperature_c === null || e.temperature_c === undefined) return t("no_temperature");
+  const text = `${Number(e.temperature_c).toFixed(1)} °C`;
+  return e.temperature_status === "fever" ? `${text} (${code("fever")})` : text;
+}
+
+async function faceImage(entry) {
+  const img = el("img", { class: "face", alt: "" });
+  api(`/entries/${entry.event_id}/face`, { raw: true })
+    .then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); })
+    .catch(() => img.classList.add("none")); // no crop kept (or purged by retention)
+  return img;
+}
+
+// ------------------------------------------------------------------ login / frame
+async function login(form) {
+  const err = $("login-error");
+  err.textContent = "";
+  const body = new URLSearchParams({ username: form.username.value, password: form.password.value });
+  const r = await fetch("/api/v1/auth/token", { method: "POST", body });
+  if (!r.ok) {
+    const retry = r.headers.get("Retry-After");
+    err.textContent = r.status === 429 ? t("throttled", { s: retry || "?" }) : t("bad_login");
+    return;
+  }
+  app.token = (await r.json()).access_token;
+  sessionStorage.setItem("menwei-token", app.token);
+  await start();
+}
+
+function logout(message) {
+  stopPage();
+  app.token = null;
+  app.me = null;
+  sessionStorage.removeItem("menwei-token");
+  showLogin(message);
+}
+
+function showLogin(message) {
+  $("nav").hidden = true;
+  $("logout").hidden = true;
+  $("who").textContent = "";
+  const view = $("view");
+  view.replaceChildren($("t-login").content.cloneNode(true));
+  applyLanguage(view);
+  if (message) $("login-error").textContent = message;
+  $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); login(ev.target); });
+}
+
+function buildNav() {
+  const nav = $("nav");
+  nav.replaceChildren(...Object.entries(PAGES).filter(([, [perm]]) => can(perm))
+    .map(([route, [, title]]) => el("a", { href: `#/${route}`, "data-route": route, "data-i18n": title }, t(title))));
+  nav.hidden = false;
+  $("logout").hidden = false;
+  $("who").textContent = `${app.me.username} (${app.me.role})`;
+}
+
+async function start() {
+  try {
+    app.me = await api("/auth/me");
+  } catch (e) {
+    if (e.status !== 401) showLogin(t("error", { msg: e.message }));
+    return;
+  }
+  buildNav();
+  route();
+}
+
+function stopPage() {
+  for (const fn of app.cleanup.splice(0)) fn();
+}
+
+function route() {
+  if (!app.me) return;
+  stopPage();
+  const wanted = location.hash.replace(/^#\//, "");
+  const allowed = Object.keys(PAGES).filter((r) => can(PAGES[r][0]));
+  const name = allowed.includes(wanted) ? wanted : allowed[0];
+  for (const a of $("nav").querySelectorAll("a")) a.classList.toggle("current", a.dataset.route === name);
+  const view = $("view");
+  if (!name) { view.replaceChildren(el("p", { class: "muted" }, t("nothing"))); return; }
+  PAGES[name][2](view);
+  applyLanguage(view);
+}
+
+// ------------------------------------------------------------------ live stream (SSE over fetch)
+// EventSource cannot send the Authorization header, so the stream is read with fetch; a dropped
+// stream reconnects with Last-Event-ID and misses nothing committed meanwhile.
+function openLive(onEntry, onState, onReady) {
+  const ctl = { stop: false, abort: null, lastId: null };
+  (async () => {
+    let backoff = 500;
+    while (!ctl.stop) {
+      const abort = new AbortController();
+      ctl.abort = abort;
+      try {
+        const headers = { Authorization: `Bearer ${app.token}` };
+        if (ctl.lastId !== null) headers["Last-Event-ID"] = String(ctl.lastId);
+        const r = await fetch("/api/v1/live/entries", { headers, signal: abort.signal });
+        if (r.status === 401) { logout(t("expired")); return; }
+        if (!r.ok) throw new Error(r.statusText);
+        onState(true);
+        backoff = 500;
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let cut;
+          while ((cut = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, cut);
+            buf = buf.slice(cut + 2);
+            const ev = { event: "message", data: "", id: null };
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event: ")) ev.event = line.slice(7);
+              else if (line.startsWith("data: ")) ev.data += line.slice(6);
+              else if (line.startsWith("id: ")) ev.id = Number(line.slice(4));
+            }
+            if (ev.event === "ready" && ctl.lastId === null) {
+              ctl.lastId = JSON.parse(ev.data).after_id;
+              if (onReady) onReady();
+            }
+            if (ev.event === "entry") { ctl.lastId = ev.id; onEntry(JSON.parse(ev.data)); }
+            if (ev.event === "expired") { logout(t("expired")); return; }
+          }
+        }
+      } catch (_) { /* aborted or dropped: reconnect below */ }
+      if (ctl.stop) return;
+      onState(false);
+      await new Promise((ok) => setTimeout(ok, backoff));
+      backoff = Math.min(backoff * 2, 10000);
+    }
+  })();
+  return () => { ctl.stop = true; if (ctl.abort) ctl.abort.abort(); };
+}
+
+// ------------------------------------------------------------------ gate screen (guards)
+function decisionItem(e) {
+  const reasons = e.reasons.map(code).join(" · ");
+  const li = el("li", { class: `decision ${e.decision}`, "data-event": e.event_id },
+    el("span", { class: "name" }, personName(e)),
+    el("span", { class: `verdict ${e.decision}` }, t(e.decision)),
+    el("span", { class: "meta" }, `${e.gate_id} · ${fmtTime(e.captured_at)} · ${temperature(e)}`
+      + (e.score !== null && e.score !== undefined ? ` · ${t("score")} ${Number(e.score).toFixed(3)}` : "")),
+    el("span", { class: "reasons" }, reasons));
+  faceImage(e).then((img) => li.prepend(img));
+  return li;
+}
+
+function openForm(gateId) {
+  const form = el("form", { class: "open-form" },
+    el("label", {}, el("span", {}, t("reason")),
+      el("input", { name: "reason", required: true, maxlength: 512, placeholder: t("reason_hint") })),
+    el("button", { type: "submit" }, t("send")),
+    el("button", { type: "button", onclick: () => form.remove() }, t("cancel")),
+    el("p", { class: "error", role: "alert" }));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = form.querySelector(".error");
+    try {
+      await api(`/gates/${encodeURIComponent(gateId)}/commands`,
+                { method: "POST", json: { kind: "open", reason: form.reason.value } });
+      form.replaceWith(el("p", { class: "ok" }, t("open_sent", { gate: gateId })));
+    } catch (e) { out.textContent = t("error", { msg: e.message }); }
+  });
+  return form;
+}
+
+function queueItem(e) {
+  const li = el("li", { class: `decision ${e.decision}` },
+    el("span", { class: "name" }, personName(e)),
+    el("span", { class: "meta" }, `${e.gate_id} · ${fmtTime(e.captured_at)} · ${e.reasons.map(code).join(" · ")}`));
+  if (can("gates.open")) {
+    li.append(el("button", { type: "button", class: "open-button",
+                             onclick: (ev) => { ev.target.replaceWith(openForm(e.gate_id)); } }, t("remote_open")));
+  }
+  faceImage(e).then((img) => li.prepend(img));
+  return li;
+}
+
+function renderTiles() {
+  const box = $("gate-tiles");
+  if (!box) return;
+  box.replaceChildren(...[...app.gates.values()].map((g) => {
+    const door = g.telemetry && g.telemetry.door ? g.telemetry.door : null;
+    return el("div", { class: `tile ${g.state}`, "data-gate": g.id },
+      el("strong", {}, g.name || g.id),
+      el("span", {}, t(g.state === "online" || g.state === "offline" ? g.state : "unknown_state")),
+      door ? el("span", { class: "muted" }, typeof door === "string" ? door : JSON.stringify(door)) : null);
+  }));
+}
+
+function alertItem(a, onAck) {
+  const li = el("li", { class: `alert-item ${a.acknowledged_at ? "done" : "open"}`, "data-alert": a.id },
+    el("span", { class: "name" }, code(a.kind)),
+    el("span", { class: "meta" }, `${a.gate_id || a.site_id} · ${fmtTime(a.created_at)}`
+      + (a.resident_name ? ` · ${a.resident_name}` : "")));
+  if (a.acknowledged_at) {
+    li.append(el("span", { class: "muted" }, t("acknowledged_by", { who: a.acknowledged_by })));
+  } else if (can("alerts.ack")) {
+    const note = el("input", { name: "note", maxlength: 500, placeholder: t("ack_note") });
+    li.append(note, el("button", { type: "button", class: "ack", onclick: async () => {
+      try {
+        await api(`/alerts/${a.id}/ack`, { method: "POST", json: { note: note.value || null } });
+        onAck();
+      } catch (e) { li.append(el("p", { class: "error" }, t("error", { msg: e.message }))); }
+    } }, t("acknowledge")));
+  }
+  return li;
+}
+
+async function loadGateAlerts() {
+  const list = $("gate-alerts");
+  if (!list || !can("alerts.read")) return;
+  const page = await api("/alerts?open_only=true&limit=20");
+  list.replaceChildren(...(page.items.length ? page.items.map((a) => alertItem(a, loadGateAlerts))
+    : [el("li", { class: "muted" }, t("nothing"))]));
+}
+
+function renderGate(view) {
+  view.replaceChildren($("t-gate").content.cloneNode(true));
+  const feed = $("decisions");
+  const queue = $("queue");
+  const state = $("live-state");
+  const setState = (ok) => { state.textContent = t(ok ? "connected" : "reconnecting"); state.className = `pill ${ok ? "ok" : "bad"}`; };
+  setState(false);
+  api("/gates").then((gates) => { app.gates = new Map(gates.map((g) => [g.id, g])); renderTiles(); }).catch(() => {});
+  loadGateAlerts().catch(() => {});
+  const shown = new Set();
+  const add = (e, older) => {
+    if (shown.has(e.event_id)) return;
+    shown.add(e.event_id);
+    if (older) feed.append(decisionItem(e)); else feed.prepend(decisionItem(e));
+    while (feed.children.length > KEPT) feed.lastChild.remove();
+    if (e.decision !== "granted") {
+      if (older) queue.append(queueItem(e)); else queue.prepend(queueItem(e));
+      while (queue.children.length > 20) queue.lastChild.remove();
+    }
+  };
+  const stop = openLive((e) => {
+    add(e, false);
+    if (e.alerts && e.alerts.length) loadGateAlerts().catch(() => {});
+  }, setState, () => {
+    // once the stream is open: the last decisions before it, so a guard coming on shift sees them
+    // (an entry in both is shown once)
+    api("/entries?limit=20").then((page) => { for (const e of page.items) add(e, true); }).catch(() => {});
+  });
+  // online state and door state change without entries: refresh the tiles now and then
+  const timer = setInterval(() => {
+    api("/gates").then((gates) => { app.gates = new Map(gates.map((g) => [g.id, g])); renderTiles(); }).catch(() => {});
+  }, 5000);
+  app.cleanup.push(stop, () => clearInterval(timer));
+}
+
+// ------------------------------------------------------------------ entry log
+function entryQuery(form, cursor) {
+  const q = new URLSearchParams();
+  for (const name of ["site", "gate", "resident", "decision"]) if (form[name].value) q.set(name, form[name].value);
+  for (const name of ["since", "until"]) if (form[name].value) q.set(name, new Date(form[name].value).toISOString());
+  if (form.alerts_only.checked) q.set("alerts_only", "true");
+  if (cursor) q.set("cursor", cursor);
+  return q;
+}
+
+function entryRow(e) {
+  return el("tr", { class: e.decision, "data-event": e.event_id },
+    el("td", {}, fmtTime(e.captured_at)), el("td", {}, e.gate_id), el("td", {}, personName(e)),
+    el("td", { class: `verdict ${e.decision}` }, t(e.decision)), el("td", {}, e.reasons.map(code).join(" · ")),
+    el("td", {}, temperature(e)));
+}
+
+function renderEntries(view) {
+  view.replaceChildren($("t-entries").content.cloneNode(true));
+  const form = $("entry-filters");
+  const rows = $("entry-rows");
+  const more = $("more");
+  const sites = form.site;
+  sites.append(el("option", { value: "" }, t("all_sites")));
+  api("/sites").then((list) => { for (const s of list) sites.append(el("option", { value: s.id }, s.name || s.id)); })
+    .catch(() => {});
+  let cursor = null;
+  let shown = 0;
+  const load = async (append) => {
+    if (!append) { rows.replaceChildren(); cursor = null; shown = 0; }
+    try {
+      const page = await api(`/entries?limit=50&${entryQuery(form, cursor)}`);
+      rows.append(...page.items.map(entryRow));
+      shown += page.items.length;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      $("entry-count").textContent = t("shown", { n: shown });
+    } catch (e) { $("entry-count").textContent = t("error", { msg: e.message }); }
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(false); });
+  more.addEventListener("click", () => load(true));
+  const exportButton = $("export");
+  exportButton.hidden = !can("entries.export");
+  exportButton.addEventListener("click", async () => {
+    try {
+      const r = await api(`/entries/export.csv?${entryQuery(form, null)}`, { raw: true });
+      const a = el("a", { href: URL.createObjectURL(await r.blob()), download: "entries.csv" });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (e) { $("entry-count").textContent = t("error", { msg: e.message }); }
+  });
+  load(false);
+}
+
+// ------------------------------------------------------------------ alerts
+function renderAlerts(view) {
+  view.replaceChildren($("t-alerts").content.cloneNode(true));
+  const list = $("alert-list");
+  const openOnly = $("alerts-open");
+  const load = async () => {
+    try {
+      const page = await api(`/alerts?limit=100${openOnly.checked ? "&open_only=true" : ""}`);
+      list.replaceChildren(...(page.items.length ? page.items.map((a) => alertItem(a, load))
+        : [el("li", { class: "muted" }, t("nothing"))]));
+    } catch (e) { list.replaceChildren(el("li", { class: "error" }, t("error", { msg: e.message }))); }
+  };
+  openOnly.addEventListener("change", load);
+  load();
+}
+
+// ------------------------------------------------------------------ devices (property companies)
+function short(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return value.state || Object.values(value).filter((v) => typeof v !== "object").join(" ");
+  return String(value);
+}
+
+function deviceRow(g) {
+  const tm = g.telemetry || {};
+  const lat = tm.latency_ms ? Object.entries(tm.latency_ms).filter(([k]) => ["detect", "embed", "decide"].includes(k))
+    .map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(", ") : "—";
+  const gallery = g.gallery_version === null ? "—"
+    : `v${g.gallery_version}${g.gallery_current === false ? ` (${t("behind")} v${g.published_gallery_version})` : ""}`;
+  const config = g.config_error ? `${t("refused")}: ${g.config_error}` : (g.config_version === null ? "—" : `v${g.config_version}`);
+  return el("tr", { class: `${g.state}${g.gallery_current === false || g.config_error ? " behind" : ""}`, "data-gate": g.id },
+    el("td", {}, g.name || g.id), el("td", {}, g.site_id),
+    el("td", { class: `state ${g.state}` }, t(g.state === "online" || g.state === "offline" ? g.state : "unknown_state")),
+    el("td", {}, g.last_seen_at ? fmtTime(g.last_seen_at) : "—"), el("td", {}, tm.fps ?? "—"), el("td", {}, lat),
+    el("td", {}, tm.outbox_depth === undefined ? "—" : `${tm.outbox_depth}${tm.outbox_near_full ? ` (${t("near_full")})` : ""}`),
+    el("td", {}, gallery), el("td", {}, config),
+    el("td", {}, [short(tm.camera), short(tm.thermal), short(tm.door)].join(" / ")));
+}
+
+function renderDevices(view) {
+  view.replaceChildren($("t-devices").content.cloneNode(true));
+  const load = () => api("/gates").then((gates) => $("device-rows").replaceChildren(...gates.map(deviceRow)))
+    .catch((e) => $("device-rows").replaceChildren(el("tr", {}, el("td", { class: "error" }, t("error", { msg: e.message })))));
+  load();
+  const timer = setInterval(load, 5000);
+  app.cleanup.push(() => clearInterval(timer));
+}
+
+// ------------------------------------------------------------------ boot
+document.addEventListener("DOMContentLoaded", () => {
+  $("lang").addEventListener("click", () => {
+    app.lang = app.lang === "zh" ? "en" : "zh";
+    localStorage.setItem("menwei-lang", app.lang);
+    if (app.me) { buildNav(); route(); } else applyLanguage();
+  });
+  $("logout").addEventListener("click", () => logout());
+  window.addEventListener("hashchange", route);
+  applyLanguage();
+  if (app.token) start(); else showLogin();
+});
