@@ -105,12 +105,16 @@ def _ambient(frame: ThermalFrame, cfg: ThermalConfig, profile: SensorProfile) ->
         return float(comp.ambient_fixed_c), "ambient_fixed"  # type: ignore[arg-type]
     if comp.ambient_source == "sensor" and frame.state.fpa_c is not None and profile.fpa_minus_ambient_c is not None:
         return frame.state.fpa_c - profile.fpa_minus_ambient_c, "ambient_sensor"
-    # background: the frame's border bands are walls, floor and sky of the gate, i.e. the room
-    img = frame.celsius
+    return background_ambient(frame.celsius), "ambient_background"
+
+
+def background_ambient(img: np.ndarray) -> float:
+    """The room's apparent temperature: the median of the frame's top and side border bands (walls,
+    floor and sky of the gate; the person stands in the middle)."""
     h, w = img.shape
     bh, bw = max(1, h // 8), max(1, w // 8)
     band = np.concatenate([img[:bh, ::2].ravel(), img[:, :bw:2].ravel(), img[:, w - bw::2].ravel()])
-    return float(np.median(band)), "ambient_background"
+    return float(np.median(band))
 
 
 def estimate(
