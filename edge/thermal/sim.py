@@ -438,9 +438,22 @@ class SimSource:
         return decode_raw(self.profile, self.read_raw(timeout))
 
 
+# how big each attack is, in face widths/heights of the face it shows: a printed photo shows head
+# and shoulders, a phone's screen is filled by the face across and is taller, a tablet is larger
+SPOOF_SIZE = {"printed_photo": (1.4, 1.5), "phone_screen": (1.15, 1.6), "tablet_warm": (1.8, 1.8)}
+
+
+def spoof_for_face(kind: str, face: SimFace, surface_c: float | None = None) -> SimSpoof:
+    """The attack that shows `face` at the face's place (what the RGB camera takes for that face)."""
+    if kind not in SPOOF_SIZE:
+        raise ValueError(f"spoof kind {kind!r} is not one of {', '.join(SPOOF_KINDS)}")
+    fw, fh = SPOOF_SIZE[kind]
+    return SimSpoof(kind, face.distance_m, face.x_m, face.y_m, FACE_W_M * fw, FACE_H_M * fh, surface_c)
+
+
 def with_faces(scene: Scene, *faces: SimFace) -> Scene:
     return replace(scene, faces=tuple(faces))
 
 
-__all__ = ["Scene", "SimFace", "SimSpoof", "SPOOF_KINDS", "SimBlackbody", "SimRig", "SimSource", "SceneEncoder", "decode_raw",
+__all__ = ["Scene", "SimFace", "SimSpoof", "SPOOF_KINDS", "spoof_for_face", "SimBlackbody", "SimRig", "SimSource", "SceneEncoder", "decode_raw",
            "render_scene", "canthus_temperature", "face_skin_temperature", "with_faces"]

@@ -1,0 +1,184 @@
+"""Liveness from the thermal image: is the face box on this thermal frame a living face?
+
+Pure: a decoded ThermalFrame (apparent °C), the face box in THERMAL pixels, optional inner canthi
+(thermal pixels), the room temperature (or None: the frame's background) and a typed config in,
+a LivenessResult out. The method and its sources are in docs/FACE.md, "Liveness":
+
+1. warmth — the warm part of the upper face must be `warm_margin_c` above the room (a printed
+   photo sits at room temperature);
+2. canthus hot spot — the warmest spot of the upper face must lie in the eye band (or at the
+   given canthi) and stand `canthus_contrast_c` above the upper face's median (skin is cooler
+   than the periorbital region and the inner canthus is the warmest point of a face);
+3. texture — the upper face must not be a flat uniform surface (a screen or a warmed tablet).
+
+Only the upper face (forehead, eyes, upper cheeks) is looked at, so whatever covers the nose and
+mouth — a mask, cooler as cloth or warmer from breath — does not count either way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.thermal.errors import ThermalConfigError, ThermalError
+from edge.thermal.estimate import background_ambient
+from edge.thermal.frame import ThermalFrame
+from menwei.errors import fields_error
+
+# stable reason codes (docs/FACE.md, "Liveness")
+NO_FRAME = "no_frame"
+FRAME_NOT_USABLE = "frame_not_usable"
+FACE_OUTSIDE_FRAME = "face_outside_frame"
+FACE_TOO_SMALL = "face_too_small"
+WARM_MARGIN_OK = "warm_margin_ok"
+NOT_WARMER_THAN_AMBIENT = "not_warmer_than_ambient"
+CANTHUS_HOTSPOT = "canthus_hotspot"
+NO_CANTHUS_HOTSPOT = "no_canthus_hotspot"
+FACE_TEXTURE_OK = "face_texture_ok"
+FLAT_UNIFORM = "flat_uniform"
+REASONS = (NO_FRAME, FRAME_NOT_USABLE, FACE_OUTSIDE_FRAME, FACE_TOO_SMALL, WARM_MARGIN_OK,
+           NOT_WARMER_THAN_AMBIENT, CANTHUS_HOTSPOT, NO_CANTHUS_HOTSPOT, FACE_TEXTURE_OK, FLAT_UNIFORM)
+
+
+class LivenessConfig(BaseModel):
+    """Thresholds of the three checks and the face geometry they look at (fractions of the box)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warm_margin_c: float = Field(3.0, gt=0, le=15, description="warm upper face (p90) above the room, °C")
+    # 0.45: flat spoofs reach at most 0.2 (the two hottest of many noisy pixels), live faces at
+    # least 0.65 (30 °C room, 1.5 m, Lepton) on the simulated scenes; midway, before any test
+    canthus_contrast_c: float = Field(0.45, gt=0, le=5, description="hot spot above the upper face's median, °C")
+    flat_std_c: float = Field(0.2, gt=0, le=3, description="upper-face std at or below this is a flat surface, °C")
+    min_structure_px: float = Field(12.0, ge=4, le=200, description="box width (thermal px) the structure "
+                                    "checks need; below it only warmth can be judged")
+    min_warm_px: float = Field(3.0, ge=1, le=200, description="box width (thermal px) below which nothing "
+                               "is judged")
+    upper_face: tuple[float, float] = Field((0.08, 0.60), description="rows of the box looked at (0 = top)")
+    eye_band: tuple[float, float] = Field((0.25, 0.60), description="rows where the inner canthi may be")
+    inner_cols: tuple[float, float] = Field((0.15, 0.85), description="columns looked at (leaves out the "
+                                            "ellipse's edges, where mixed pixels smear the room inward)")
+    canthus_radius: float = Field(0.08, gt=0, le=0.3, description="window around a given canthus, "
+                                  "fraction of the box width")
+
+    @model_validator(mode="after")
+    def _bands(self):
+        for name in ("upper_face", "eye_band", "inner_cols"):
+            lo, hi = getattr(self, name)
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ValueError(f"{name}: need 0 <= start < end <= 1, got ({lo}, {hi})")
+        if self.min_warm_px > self.min_structure_px:
+            raise ValueError("min_warm_px: must not exceed min_structure_px")
+        return self
+
+
+def load_liveness_config(data: dict | None) -> LivenessConfig:
+    """Validate a `liveness:` section; errors name the field (`liveness.warm_margin_c: ...`)."""
+    try:
+        return LivenessConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ThermalConfigError(fields_error(exc, "liveness.")) from None
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessResult:
+    """live: True / False / None (unknown: cannot be judged). score in [0, 1]: the weakest check,
+    each mapped so that exactly 0.5 is its threshold (live ⇔ every check ≥ 0.5)."""
+
+    live: bool | None
+    score: float
+    reasons: tuple[str, ...]
+    ambient_c: float | None = None
+    margin_c: float | None = None  # warm upper face above the room
+    contrast_c: float | None = None  # hot spot above the upper face's median
+    std_c: float | None = None  # spread of the upper face
+
+    def as_json(self) -> dict:
+        return {"live": self.live, "score": round(self.score, 4), "reasons": list(self.reasons)}
+
+
+def _logistic(x: float, scale: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x / scale))))
+
+
+def _rows(y: float, h: float, band: tuple[float, float]) -> tuple[float, float]:
+    return y + band[0] * h, y + band[1] * h
+
+
+def _slice(a: float, b: float, n: int) -> slice:
+    """Pixels whose centre (integer coordinate) lies in [a, b], clipped to [0, n)."""
+    return slice(max(0, math.ceil(a)), min(n, math.floor(b) + 1))
+
+
+def assess(frame: ThermalFrame | None, box: tuple[float, float, float, float],
+           ambient_c: float | None = None, canthi=None,
+           config: LivenessConfig | None = None) -> LivenessResult:
+    """Liveness of the face in `box` (x, y, w, h in thermal pixels, pixel centres at integers)."""
+    cfg = config or LivenessConfig()
+    if frame is None:
+        return LivenessResult(None, 0.0, (NO_FRAME,))
+    if not frame.usable:
+        return LivenessResult(None, 0.0, (FRAME_NOT_USABLE,))
+    x, y, w, h = (float(v) for v in box)
+    if not (math.isfinite(x + y + w + h) and w > 0 and h > 0):
+        raise ThermalError(f"liveness: face box must be finite with positive size, got {box}",
+                           code="thermal_bad_input")
+    img = frame.celsius
+    H, W = img.shape
+    amb = background_ambient(img) if ambient_c is None else float(ambient_c)
+    cols = _slice(x + cfg.inner_cols[0] * w, x + cfg.inner_cols[1] * w, W)
+    upper = img[_slice(*_rows(y, h, cfg.upper_face), H), cols]
+    if upper.size == 0:
+        return LivenessResult(None, 0.0, (FACE_OUTSIDE_FRAME,), ambient_c=amb)
+    if w < cfg.min_warm_px or upper.size < 4:
+        return LivenessResult(None, 0.0, (FACE_TOO_SMALL,), ambient_c=amb)
+
+    # 1. warmth: p90, so a warm face's hair line or a cool eyebrow does not decide it
+    margin = float(np.percentile(upper, 90)) - amb
+    s_warm = _logistic(margin - cfg.warm_margin_c, 0.5)
+    warm = margin >= cfg.warm_margin_c
+    warm_reason = WARM_MARGIN_OK if warm else NOT_WARMER_THAN_AMBIENT
+    if w < cfg.min_structure_px:
+        # too few pixels for a face's structure: a surface at room temperature is still not a
+        # living face, but a warm one cannot be told from a warm screen
+        if warm:
+            return LivenessResult(None, s_warm, (FACE_TOO_SMALL, warm_reason), ambient_c=amb, margin_c=margin)
+        return LivenessResult(False, s_warm, (FACE_TOO_SMALL, warm_reason), ambient_c=amb, margin_c=margin)
+
+    # 2. canthus hot spot: mean of the two hottest pixels where the canthi are, over the median
+    ref = float(np.median(upper))
+    if canthi is not None and np.all(np.isfinite(np.asarray(canthi, dtype=np.float64))):
+        r = max(1.0, cfg.canthus_radius * w)
+        spots = [img[_slice(cy - r, cy + r, H), _slice(cx - r, cx + r, W)].ravel()
+                 for cx, cy in np.asarray(canthi, dtype=np.float64).reshape(-1, 2)]
+        eye = np.concatenate(spots) if spots else np.empty(0)
+    else:
+        eye = img[_slice(*_rows(y, h, cfg.eye_band), H), cols].ravel()
+    if eye.size >= 2:
+        hot = float(np.mean(np.partition(eye, -2)[-2:]))
+        contrast = hot - ref
+        # the warmest point of the upper face must be the eye region's (inner canthus warmest,
+        # forehead and cheeks cooler): a warm edge or corner elsewhere is not a canthus
+        located = float(eye.max()) >= float(upper.max()) - 0.05
+    else:
+        contrast, located = 0.0, False
+    s_can = _logistic(contrast - cfg.canthus_contrast_c, 0.15)
+    if not located:
+        s_can = min(s_can, 0.25)
+    hotspot = located and contrast >= cfg.canthus_contrast_c
+
+    # 3. texture: a screen or a warmed tablet is one temperature all over, up to the sensor noise
+    std = float(np.std(upper))
+    s_tex = _logistic(std - cfg.flat_std_c, 0.05)
+    textured = std > cfg.flat_std_c
+
+    reasons = (warm_reason, CANTHUS_HOTSPOT if hotspot else NO_CANTHUS_HOTSPOT,
+               FACE_TEXTURE_OK if textured else FLAT_UNIFORM)
+    live = warm and hotspot and textured
+    score = min(s_warm, s_can, s_tex)
+    # keep score and verdict consistent at the thresholds themselves (ties count as passing)
+    score = max(score, 0.5) if live else min(score, 0.4999)
+    return LivenessResult(live, score, reasons, ambient_c=amb, margin_c=margin, contrast_c=contrast, std_c=std)
