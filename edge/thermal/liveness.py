@@ -57,12 +57,14 @@ class LivenessConfig(BaseModel):
                                     "checks need; below it only warmth can be judged")
     min_warm_px: float = Field(3.0, ge=1, le=200, description="box width (thermal px) below which nothing "
                                "is judged")
-    upper_face: tuple[float, float] = Field((0.08, 0.60), description="rows of the box looked at (0 = top)")
-    eye_band: tuple[float, float] = Field((0.25, 0.60), description="rows where the inner canthi may be")
+    # the upper half only: a mask's top edge rides on the nose bridge just below the eyes, and
+    # what lies under it (cooler cloth, or warmer from breath) must not count either way
+    upper_face: tuple[float, float] = Field((0.08, 0.50), description="rows of the box looked at (0 = top)")
+    eye_band: tuple[float, float] = Field((0.25, 0.50), description="rows where the inner canthi may be")
     inner_cols: tuple[float, float] = Field((0.15, 0.85), description="columns looked at (leaves out the "
                                             "ellipse's edges, where mixed pixels smear the room inward)")
-    canthus_radius: float = Field(0.08, gt=0, le=0.3, description="window around a given canthus, "
-                                  "fraction of the box width")
+    canthus_radius: float = Field(0.08, gt=0, le=0.3, description="margin of the window around the "
+                                  "given canthi, fraction of the box width")
 
     @model_validator(mode="after")
     def _bands(self):
@@ -151,10 +153,12 @@ def assess(frame: ThermalFrame | None, box: tuple[float, float, float, float],
     # 2. canthus hot spot: mean of the two hottest pixels where the canthi are, over the median
     ref = float(np.median(upper))
     if canthi is not None and np.all(np.isfinite(np.asarray(canthi, dtype=np.float64))):
+        # one window over both inner canthi: they flank the nose bridge, and at a few pixels per
+        # centimetre their two hot spots blur into one between them
         r = max(1.0, cfg.canthus_radius * w)
-        spots = [img[_slice(cy - r, cy + r, H), _slice(cx - r, cx + r, W)].ravel()
-                 for cx, cy in np.asarray(canthi, dtype=np.float64).reshape(-1, 2)]
-        eye = np.concatenate(spots) if spots else np.empty(0)
+        pts = np.asarray(canthi, dtype=np.float64).reshape(-1, 2)
+        eye = img[_slice(pts[:, 1].min() - r, pts[:, 1].max() + r, H),
+                  _slice(pts[:, 0].min() - r, pts[:, 0].max() + r, W)].ravel()
     else:
         eye = img[_slice(*_rows(y, h, cfg.eye_band), H), cols].ravel()
     if eye.size >= 2:
