@@ -28,7 +28,7 @@ class ThermalReader:
         self.frames = frames
         self.config = config
         self.profile = profile
-        self.liveness_config = liveness or LivenessConfig()
+        self.liveness_config = liveness or config.liveness  # the gate's thermal.liveness section
         self._cached: tuple[int, ThermalFrame | None] | None = None
 
     def thermal_frame(self, frame: Frame) -> ThermalFrame | None:

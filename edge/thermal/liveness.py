@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from edge.thermal.config import LivenessConfig
 from edge.thermal.errors import ThermalConfigError, ThermalError
 from edge.thermal.estimate import background_ambient
 from edge.thermal.frame import ThermalFrame
@@ -39,42 +40,9 @@ CANTHUS_HOTSPOT = "canthus_hotspot"
 NO_CANTHUS_HOTSPOT = "no_canthus_hotspot"
 FACE_TEXTURE_OK = "face_texture_ok"
 FLAT_UNIFORM = "flat_uniform"
+__all__ = ["LivenessConfig", "LivenessResult", "assess", "load_liveness_config", "REASONS"]
 REASONS = (NO_FRAME, FRAME_NOT_USABLE, FACE_OUTSIDE_FRAME, FACE_TOO_SMALL, WARM_MARGIN_OK,
            NOT_WARMER_THAN_AMBIENT, CANTHUS_HOTSPOT, NO_CANTHUS_HOTSPOT, FACE_TEXTURE_OK, FLAT_UNIFORM)
-
-
-class LivenessConfig(BaseModel):
-    """Thresholds of the three checks and the face geometry they look at (fractions of the box)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    warm_margin_c: float = Field(3.0, gt=0, le=15, description="warm upper face (p90) above the room, °C")
-    # 0.45: flat spoofs reach at most 0.2 (the two hottest of many noisy pixels), live faces at
-    # least 0.65 (30 °C room, 1.5 m, Lepton) on the simulated scenes; midway, before any test
-    canthus_contrast_c: float = Field(0.45, gt=0, le=5, description="hot spot above the upper face's median, °C")
-    flat_std_c: float = Field(0.2, gt=0, le=3, description="upper-face std at or below this is a flat surface, °C")
-    min_structure_px: float = Field(12.0, ge=4, le=200, description="box width (thermal px) the structure "
-                                    "checks need; below it only warmth can be judged")
-    min_warm_px: float = Field(3.0, ge=1, le=200, description="box width (thermal px) below which nothing "
-                               "is judged")
-    # the upper half only: a mask's top edge rides on the nose bridge just below the eyes, and
-    # what lies under it (cooler cloth, or warmer from breath) must not count either way
-    upper_face: tuple[float, float] = Field((0.08, 0.50), description="rows of the box looked at (0 = top)")
-    eye_band: tuple[float, float] = Field((0.25, 0.50), description="rows where the inner canthi may be")
-    inner_cols: tuple[float, float] = Field((0.15, 0.85), description="columns looked at (leaves out the "
-                                            "ellipse's edges, where mixed pixels smear the room inward)")
-    canthus_radius: float = Field(0.08, gt=0, le=0.3, description="margin of the window around the "
-                                  "given canthi, fraction of the box width")
-
-    @model_validator(mode="after")
-    def _bands(self):
-        for name in ("upper_face", "eye_band", "inner_cols"):
-            lo, hi = getattr(self, name)
-            if not 0.0 <= lo < hi <= 1.0:
-                raise ValueError(f"{name}: need 0 <= start < end <= 1, got ({lo}, {hi})")
-        if self.min_warm_px > self.min_structure_px:
-            raise ValueError("min_warm_px: must not exceed min_structure_px")
-        return self
 
 
 def load_liveness_config(data: dict | None) -> LivenessConfig:

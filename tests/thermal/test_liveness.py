@@ -217,3 +217,15 @@ def test_defaults_and_a_bad_box():
 def test_simspoof_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="kind"):
         SimSpoof("mannequin")
+
+
+def test_the_gate_files_thermal_liveness_section():
+    from edge.pipeline.thermal_reading import ThermalReader
+    from edge.thermal.config import parse_thermal_config
+
+    cfg = parse_thermal_config({"liveness": {"warm_margin_c": 4.5}})
+    assert cfg.liveness.warm_margin_c == 4.5 and parse_thermal_config(None).liveness == lv.LivenessConfig()
+    with pytest.raises(ThermalConfigError, match=r"thermal\.liveness\.flat_std_c"):
+        parse_thermal_config({"liveness": {"flat_std_c": -1}})
+    reader = ThermalReader(frames=None, config=cfg, profile=load_profile("lepton35-purethermal"))
+    assert reader.liveness_config.warm_margin_c == 4.5
