@@ -56,7 +56,8 @@ def load_liveness_config(data: dict | None) -> LivenessConfig:
 @dataclass(frozen=True, slots=True)
 class LivenessResult:
     """live: True / False / None (unknown: cannot be judged). score in [0, 1]: the weakest check,
-    each mapped so that exactly 0.5 is its threshold (live ⇔ every check ≥ 0.5)."""
+    each mapped so that exactly 0.5 is its threshold (live ⇔ every check ≥ 0.5). When live is None
+    the score is the warmth check's alone (0.0 when nothing could be measured): not a verdict."""
 
     live: bool | None
     score: float
