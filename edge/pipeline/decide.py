@@ -28,8 +28,9 @@ class DecisionStage:
                         attributes=dict(self.gallery.attributes.get(resident_id, {})))
 
     def decide(self, resident_id: str | None, score: float | None, temperatures: list[float],
-               statuses: list[TemperatureStatus], at: datetime) -> Verdict:
-        """`temperatures`/`statuses`: the track's valid readings (empty = unavailable)."""
+               statuses: list[TemperatureStatus], at: datetime, *, liveness: Liveness | None = None) -> Verdict:
+        """`temperatures`/`statuses`: the track's valid readings (empty = unavailable). `liveness`:
+        the track's thermal liveness (None: no thermal sensor, i.e. not checked)."""
         if temperatures:
             celsius = float(median(temperatures))
             status = TemperatureStatus.FEVER if statuses.count(TemperatureStatus.FEVER) * 2 > len(statuses) \
@@ -37,7 +38,7 @@ class DecisionStage:
         else:
             celsius, status = None, TemperatureStatus.UNAVAILABLE
         evidence = Evidence(identity=self.identity(resident_id, score), temperature_c=celsius,
-                            temperature_status=status, liveness=Liveness(live=None),
+                            temperature_status=status, liveness=liveness or Liveness(live=None),
                             direction=self.direction, at=at)
         verdict, self.counters = decide(self.config, evidence, self.counters)
         return verdict

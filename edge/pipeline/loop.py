@@ -1,7 +1,7 @@
 """The gate loop: one frame at a time through every stage, one decision per person.
 
     detect → track → quality gate + best frames → embed (batched, only tracks that need it)
-    → 1:N match → thermal reading → decide
+    → 1:N match → thermal reading + liveness → decide
 
 A person is decided as soon as the evidence suffices — an identity that is certain (a confident
 match, or clearly nobody in the gallery) and a temperature (or no thermal sensor) — or when
@@ -23,6 +23,7 @@ from edge.pipeline.decide import DecisionStage
 from edge.pipeline.detector import Detector, default_detector
 from edge.pipeline.gating import QualityGate
 from edge.pipeline.identify import Identifier, assess, wants_embedding
+from edge.pipeline.liveness_vote import track_liveness
 from edge.pipeline.thermal_reading import ThermalReader, is_valid
 from edge.pipeline.timing import StageClock
 from edge.pipeline.tracking import PersonTrack, TrackBook
@@ -151,6 +152,9 @@ class GatePipeline:
                 # on the next camera frame would be the same evidence counted twice
                 if thermal is not None and thermal.timestamp == person.last_thermal_t:
                     continue
+                if thermal is not None and thermal.timestamp != person.last_liveness_t:
+                    person.liveness.append(self.thermal.liveness(frame, person.face, thermal))
+                    person.last_liveness_t = thermal.timestamp
                 reading = self.thermal.read(frame, person.face, thermal)
                 person.last_reading = reading
                 if is_valid(reading):
@@ -187,7 +191,8 @@ class GatePipeline:
         temps = [r.celsius for r in person.readings]
         statuses = [TemperatureStatus(r.status) for r in person.readings]
         at = self.start + timedelta(seconds=frame.timestamp)
-        verdict = self.decider.decide(resident, best.score if best else None, temps, statuses, at)
+        liveness = None if self.thermal is None else track_liveness(person.liveness)
+        verdict = self.decider.decide(resident, best.score if best else None, temps, statuses, at, liveness=liveness)
         now = time.perf_counter()
         reasons = tuple(str(r) for r in verdict.reasons)
         if trigger == "timeout" and "timeout" not in reasons:

@@ -18,7 +18,16 @@ from edge.capture.source import Frame
 from edge.thermal.config import SensorProfile, ThermalConfig, load_profile
 from edge.thermal.frame import ThermalFrame
 from edge.thermal.registration import fit_registration
-from edge.thermal.sim import EYE_Y_M, FACE_W_M, Scene, SceneEncoder, SimFace, SimRig, decode_raw
+from edge.thermal.sim import (
+    EYE_Y_M,
+    FACE_W_M,
+    Scene,
+    SceneEncoder,
+    SimFace,
+    SimRig,
+    decode_raw,
+    spoof_for_face,
+)
 
 DEFAULT_PROFILE = "lepton35-purethermal"
 # where the eyes sit in a face box (fraction of its height from the top): in the ground truth's
@@ -30,6 +39,9 @@ EYE_LINE_FRAC = 0.4
 class TrueFace:
     box: tuple[int, int, int, int]
     core_temperature_c: float
+    # a presentation attack instead of a person: "printed_photo" | "phone_screen" | "tablet_warm"
+    # (edge/thermal/sim.py SimSpoof), shown where the face would be
+    spoof: str | None = None
 
 
 def sim_face(rig: SimRig, box: Sequence[float], core_c: float) -> SimFace:
@@ -64,8 +76,11 @@ class TruthThermalFrames:
         if self._latest is not None and self._latest[0] == period:
             return self._latest[1]
         faces = self.truth[frame.index] if frame.index < len(self.truth) else []
+        live = [f for f in faces if f.spoof is None]
         scene = Scene(ambient_c=self.ambient_c,
-                      faces=tuple(sim_face(self.rig, f.box, f.core_temperature_c) for f in faces))
+                      faces=tuple(sim_face(self.rig, f.box, f.core_temperature_c) for f in live),
+                      spoofs=tuple(spoof_for_face(f.spoof, sim_face(self.rig, f.box, f.core_temperature_c))
+                                   for f in faces if f.spoof is not None))
         decoded = decode_raw(self.profile, self.encoder.encode(scene)[0])
         # rendered and stamped at the first camera frame of its period: what a sensor frame
         # captured beside that camera frame shows, then repeated until the next one

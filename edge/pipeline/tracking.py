@@ -11,6 +11,7 @@ from edge.face.types import Face
 from edge.pipeline.gating import BestFrames
 from edge.pipeline.types import FrameDetections, TrackDecision
 from edge.thermal.estimate import ThermalReading
+from edge.thermal.liveness import LivenessResult
 from edge.vision.boxes import Box, iou
 from edge.vision.tracks import Tracker
 
@@ -37,6 +38,8 @@ class PersonTrack:
     readings: list[ThermalReading] = field(default_factory=list)  # valid (normal/fever) readings
     last_reading: ThermalReading | None = None
     last_thermal_t: float | None = None  # timestamp of the sensor frame last read: one reading per sensor frame
+    liveness: list[LivenessResult] = field(default_factory=list)  # one per sensor frame looked at
+    last_liveness_t: float | None = None  # timestamp of the sensor frame last judged for liveness
     decision: TrackDecision | None = None
 
     @property

@@ -72,7 +72,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--distance", type=float, default=1.0, help="face distance, m")
     s.add_argument("--ambient", type=float, default=22.0, help="room temperature, °C")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--spoof", choices=("printed_photo", "phone_screen", "tablet_warm"),
+                   help="render a presentation attack at the face's place instead of the face")
+    s.add_argument("--mask", action="store_true", help="the face wears a cloth mask (cooler lower face)")
     s.set_defaults(handler=_simulate)
+
+    lv = tsub.add_parser("liveness", help="is the face in one raw frame a living face?",
+                         description="Liveness of one face on one raw thermal frame: warmer than the room, a "
+                                     "hot inner canthus in the eye band, not a flat uniform surface "
+                                     "(docs/FACE.md, \"Liveness\"). Prints live true/false/null (null: "
+                                     "cannot be judged), a score in [0, 1] and reason codes.")
+    lv.add_argument("--format", required=True, choices=FORMATS, help="the sensor's raw format")
+    lv.add_argument("file", help="raw frame file ('-' reads stdin)")
+    lv.add_argument("--face", required=True, metavar="X,Y,W,H",
+                    help="the face box in the THERMAL frame's pixels (not the RGB camera's)")
+    lv.add_argument("--ambient", type=float, metavar="C",
+                    help="room temperature, °C (default: the frame's background)")
+    lv.add_argument("--telemetry", choices=("footer", "header"), default="footer",
+                    help="lepton-y16 160x122 only: where the telemetry rows are")
+    lv.add_argument("--json", action="store_true", help='print {"live", "score", "reasons"}')
+    lv.set_defaults(handler=_liveness)
 
 
 # ------------------------------------------------------------------ helpers
@@ -128,17 +147,21 @@ def _stats(a) -> dict:
 
 
 # ------------------------------------------------------------------ handlers
-def _decode(args) -> int:
+def _decode_file(args):
     from edge.thermal import decoders, mlx90640
-    from edge.thermal.errors import ThermalError
 
     raw = _read_input(args.file)
     if args.format == "lepton-y16":
-        frame = decoders.decode_lepton_y16(raw, telemetry=args.telemetry)
-    elif args.format == "p2pro":
-        frame = decoders.decode_p2pro(raw)
-    else:
-        frame = mlx90640.decode_dump(raw)
+        return decoders.decode_lepton_y16(raw, telemetry=args.telemetry)
+    if args.format == "p2pro":
+        return decoders.decode_p2pro(raw)
+    return mlx90640.decode_dump(raw)
+
+
+def _decode(args) -> int:
+    from edge.thermal.errors import ThermalError
+
+    frame = _decode_file(args)
     out: dict = {"format": args.format, "width": frame.width, "height": frame.height, **_stats(frame.celsius)}
     if args.roi:
         x, y, w, h = (int(v) for v in _numbers(args.roi, 4, "--roi"))
@@ -245,11 +268,35 @@ def _profiles(args) -> int:
 
 def _simulate(args) -> int:
     from edge.thermal.config import list_profiles
-    from edge.thermal.sim import Scene, SceneEncoder, SimFace
+    from edge.thermal.sim import Scene, SceneEncoder, SimFace, spoof_for_face
 
     prof = next(p for p in list_profiles() if p.format == args.format)
     enc = SceneEncoder(prof, seed=args.seed)
-    raw = enc.encode(Scene(ambient_c=args.ambient, faces=(SimFace(distance_m=args.distance, core_c=args.core),)))[0]
+    face = SimFace(distance_m=args.distance, core_c=args.core, mask=args.mask)
+    scene = Scene(ambient_c=args.ambient, faces=(face,))
+    if args.spoof:
+        scene = Scene(ambient_c=args.ambient, spoofs=(spoof_for_face(args.spoof, face),))
+    raw = enc.encode(scene)[0]
     Path(args.out).write_bytes(raw)
-    print(f"wrote {len(raw)} bytes ({prof.name}) to {args.out}")
+    box, _ = enc.rig.observe_thermal(face)
+    print(f"wrote {len(raw)} bytes ({prof.name}) to {args.out}; face box in thermal pixels: "
+          + ",".join(f"{v:.0f}" for v in box))
+    return 0
+
+
+def _liveness(args) -> int:
+    from edge.thermal.errors import ThermalError
+    from edge.thermal.liveness import assess
+
+    x, y, w, h = _numbers(args.face, 4, "--face")
+    frame = _decode_file(args)
+    if w <= 0 or h <= 0 or x + w <= 0 or y + h <= 0 or x >= frame.width or y >= frame.height:
+        raise ThermalError(f"--face {args.face} is not a box inside the {frame.width}x{frame.height} thermal frame "
+                           "(x,y,w,h in thermal pixels)", code="thermal_bad_roi")
+    res = assess(frame, (x, y, w, h), ambient_c=args.ambient)
+    if args.json:
+        print(json.dumps(res.as_json()))
+    else:
+        verdict = {True: "live", False: "NOT live", None: "unknown (not judged)"}[res.live]
+        print(f"{verdict}: score {res.score:.2f}; reasons: {', '.join(res.reasons)}")
     return 0

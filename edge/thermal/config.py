@@ -122,6 +122,40 @@ class BlackbodyConfig(_Strict):
         return v
 
 
+class LivenessConfig(_Strict):
+    """A gate's `thermal.liveness:` section (edge/thermal/liveness.py, docs/FACE.md "Liveness"):
+    thresholds of the three checks and the face geometry they look at (fractions of the box)."""
+
+    warm_margin_c: float = Field(3.0, gt=0, le=15, description="warm upper face (p90) above the room, °C")
+    # 0.45: on the simulated scenes flat attacks reach 0.2 (Lepton, P2 Pro) to 0.4 (MLX90640's
+    # noise: the two hottest of many noisy pixels), the weakest live faces 0.5-0.6 (30 °C room:
+    # Lepton at 1.5 m, MLX90640 at 0.35 m); set between them before the tests were written
+    canthus_contrast_c: float = Field(0.45, gt=0, le=5, description="hot spot above the upper face's median, °C")
+    flat_std_c: float = Field(0.2, gt=0, le=3, description="upper-face std at or below this is a flat surface, °C")
+    min_structure_px: float = Field(12.0, ge=4, le=200, description="box width (thermal px) the structure "
+                                    "checks need; below it only warmth can be judged")
+    min_warm_px: float = Field(3.0, ge=1, le=200, description="box width (thermal px) below which nothing "
+                               "is judged")
+    # the upper half only: a mask's top edge rides on the nose bridge just below the eyes, and
+    # what lies under it (cooler cloth, or warmer from breath) must not count either way
+    upper_face: tuple[float, float] = Field((0.08, 0.50), description="rows of the box looked at (0 = top)")
+    eye_band: tuple[float, float] = Field((0.25, 0.50), description="rows where the inner canthi may be")
+    inner_cols: tuple[float, float] = Field((0.15, 0.85), description="columns looked at (leaves out the "
+                                            "ellipse's edges, where mixed pixels smear the room inward)")
+    canthus_radius: float = Field(0.08, gt=0, le=0.3, description="margin of the window around the "
+                                  "given canthi, fraction of the box width")
+
+    @model_validator(mode="after")
+    def _bands(self):
+        for name in ("upper_face", "eye_band", "inner_cols"):
+            lo, hi = getattr(self, name)
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ValueError(f"{name}: need 0 <= start < end <= 1, got ({lo}, {hi})")
+        if self.min_warm_px > self.min_structure_px:
+            raise ValueError("min_warm_px: must not exceed min_structure_px")
+        return self
+
+
 class ThermalConfig(_Strict):
     """A gate's `thermal:` section."""
 
@@ -146,6 +180,7 @@ class ThermalConfig(_Strict):
     rgb_hfov_deg: float = Field(default=70.0, gt=10, lt=180)
     face_width_m: float = Field(default=0.15, gt=0.05, lt=0.4)
     stall_timeout_s: float = Field(default=0.5, gt=0, le=1.0)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
 
     @field_validator("homography")
     @classmethod

@@ -89,6 +89,25 @@ def estimate_distance_m(bbox_w_px: float, rgb_width: int, cfg: ThermalConfig) ->
     return f_px * cfg.face_width_m / max(bbox_w_px, 1e-6)
 
 
+def thermal_face_box(face_bbox, inner_canthi, rgb_size: tuple[int, int], homography, cfg: ThermalConfig):
+    """The RGB face box and inner canthi mapped onto the thermal frame the way `estimate` maps them
+    (homography + the baseline's parallax at the distance the face width implies): the box as
+    (x, y, w, h) thermal pixels around the projected corners, the canthi as two (x, y) or None."""
+    H = np.asarray(homography, dtype=np.float64)
+    x, y, w, h = (float(v) for v in face_bbox)
+    if not (math.isfinite(x + y + w + h) and w > 0 and h > 0):
+        raise ThermalError(f"face box must be finite with positive size, got {face_bbox}", code="thermal_bad_input")
+    distance = estimate_distance_m(w, rgb_size[0], cfg)
+    shift = np.asarray(cfg.parallax_px_m) * (1.0 / distance - 1.0 / cfg.calibration_distance_m)
+    q = _project(H, np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]), shift)
+    lo, hi = q.min(axis=0), q.max(axis=0)
+    canthi = None
+    if inner_canthi is not None and np.all(np.isfinite(np.asarray(inner_canthi, dtype=np.float64))):
+        pts = _project(H, np.asarray(inner_canthi, dtype=np.float64).reshape(2, 2), shift)
+        canthi = tuple((float(px), float(py)) for px, py in pts)
+    return (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])), canthi
+
+
 def _project(H: np.ndarray, pts: np.ndarray, shift=(0.0, 0.0)) -> np.ndarray:
     x = pts @ H[:, :2].T + H[:, 2]
     return x[:, :2] / x[:, 2:3] + np.asarray(shift)
@@ -105,12 +124,21 @@ def _ambient(frame: ThermalFrame, cfg: ThermalConfig, profile: SensorProfile) ->
         return float(comp.ambient_fixed_c), "ambient_fixed"  # type: ignore[arg-type]
     if comp.ambient_source == "sensor" and frame.state.fpa_c is not None and profile.fpa_minus_ambient_c is not None:
         return frame.state.fpa_c - profile.fpa_minus_ambient_c, "ambient_sensor"
-    # background: the frame's border bands are walls, floor and sky of the gate, i.e. the room
-    img = frame.celsius
+    return background_ambient(frame.celsius), "ambient_background"
+
+
+def frame_ambient(frame: ThermalFrame, cfg: ThermalConfig, profile: SensorProfile) -> float:
+    """The room temperature the estimate uses for this frame (the gate's ambient_source)."""
+    return _ambient(frame, cfg, profile)[0]
+
+
+def background_ambient(img: np.ndarray) -> float:
+    """The room's apparent temperature: the median of the frame's top and side border bands (walls,
+    floor and sky of the gate; the person stands in the middle)."""
     h, w = img.shape
     bh, bw = max(1, h // 8), max(1, w // 8)
     band = np.concatenate([img[:bh, ::2].ravel(), img[:, :bw:2].ravel(), img[:, w - bw::2].ravel()])
-    return float(np.median(band)), "ambient_background"
+    return float(np.median(band))
 
 
 def estimate(

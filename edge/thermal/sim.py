@@ -53,6 +53,52 @@ class SimFace:
     core_c: float = 36.8
     canthus_c: float | None = None  # override the physiological model's skin temperatures
     skin_c: float | None = None
+    # a cloth mask over nose, mouth and chin: its surface sits `mask_delta_c` from the skin
+    # (cooler, -2.5 °C, for a dry cloth mask; positive for one warmed by breath)
+    mask: bool = False
+    mask_delta_c: float = -2.5
+
+
+MASK_TOP_M = 0.005  # the mask's upper edge (nose bridge), below the face centre (v down +)
+
+# what a presentation attack is made of (docs/FACE.md, "Liveness"): true surface temperature
+# relative to the room, emissivity, and a warmer band where a hand holds it
+SPOOF_KINDS = ("printed_photo", "phone_screen", "tablet_warm")
+
+
+@dataclass(frozen=True)
+class SimSpoof:
+    """A flat presentation-attack instrument held up to the gate: a rectangle of uniform surface
+    temperature (plus a gentle gradient, and a hand-warmed edge for paper) at a distance.
+
+    * printed_photo: paper at the room temperature + 0.5 °C (it has sat in a pocket or a hand),
+      ε 0.93, the bottom 12 % warmed 1.5 °C more by the hand that holds it;
+    * phone_screen: glass over a lit display, evenly warm (default 31.5 °C), ε 0.90, 0.4 °C
+      warmer at the top (the SoC);
+    * tablet_warm: a tablet deliberately warmed to body temperature (default 36.0 °C), ε 0.90,
+      larger than a face, uniform.
+    """
+
+    kind: str
+    distance_m: float = 1.0
+    x_m: float = 0.0  # centre of the rectangle, like SimFace
+    y_m: float = 0.0
+    width_m: float = 0.20
+    height_m: float = 0.26
+    surface_c: float | None = None  # None: the kind's default (above)
+
+    def __post_init__(self):
+        if self.kind not in SPOOF_KINDS:
+            raise ValueError(f"SimSpoof.kind: {self.kind!r} is not one of {', '.join(SPOOF_KINDS)}")
+
+    @property
+    def emissivity(self) -> float:
+        return 0.93 if self.kind == "printed_photo" else 0.90
+
+    def base_c(self, ambient_c: float) -> float:
+        if self.surface_c is not None:
+            return self.surface_c
+        return {"printed_photo": ambient_c + 0.5, "phone_screen": 31.5, "tablet_warm": 36.0}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -71,6 +117,7 @@ class Scene:
     blackbody: SimBlackbody | None = None
     skin_emissivity: float = 0.98
     ffc: str = "complete"  # lepton telemetry: "complete" | "in_progress" | "imminent"
+    spoofs: tuple[SimSpoof, ...] = ()  # rendered after (in front of) the faces
 
 
 @dataclass
@@ -152,6 +199,17 @@ class SimRig:
         box = (float(tl[0]), float(tl[1]), float(br[0] - tl[0]), float(br[1] - tl[1]))
         return box, ((float(left[0]), float(left[1])), (float(right[0]), float(right[1])))
 
+    def observe_thermal(self, face: SimFace) -> tuple[tuple[float, float, float, float], tuple[tuple[float, float], ...]]:
+        """The ground truth in thermal pixels: the face ellipse's bounding box and the inner canthi."""
+        z = face.distance_m
+        corners = np.array([self.to_thermal(face.x_m + sx * FACE_W_M / 2, face.y_m + sy * FACE_H_M / 2, z)
+                            for sx in (-1, 1) for sy in (-1, 1)])
+        x0, y0 = corners.min(axis=0)
+        x1, y1 = corners.max(axis=0)
+        canthi = tuple(tuple(float(c) for c in self.to_thermal(face.x_m + sx * ICD_M / 2, face.y_m + EYE_Y_M, z))
+                       for sx in (-1, 1))
+        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), canthi
+
 
 def _face_true_temperature(u: np.ndarray, v: np.ndarray, face: SimFace, ambient: float) -> np.ndarray:
     """True surface temperature at face-plane offsets (u right, v down, metres); NaN off the face."""
@@ -167,7 +225,50 @@ def _face_true_temperature(u: np.ndarray, v: np.ndarray, face: SimFace, ambient:
     for sx in (-1, 1):
         d2 = (u - sx * ICD_M / 2) ** 2 + (v - EYE_Y_M) ** 2
         t += peri * np.exp(-d2 / (2 * 0.010**2)) + spot * np.exp(-d2 / (2 * 0.004**2))
+    if face.mask:
+        t = np.where(v >= MASK_TOP_M, t_skin + face.mask_delta_c, t)
     return np.where(inside, t, np.nan)
+
+
+def _spoof_true_temperature(u: np.ndarray, v: np.ndarray, sp: SimSpoof, ambient: float) -> np.ndarray:
+    """True surface temperature of a spoof at offsets from its centre; NaN off the rectangle."""
+    hw, hh = sp.width_m / 2, sp.height_m / 2
+    inside = (np.abs(u) <= hw) & (np.abs(v) <= hh)
+    t = np.full(u.shape, sp.base_c(ambient))
+    if sp.kind == "printed_photo":
+        t = t + np.where(v >= hh - 0.12 * sp.height_m, 1.5, 0.0)  # the hand holding its lower edge
+    elif sp.kind == "phone_screen":
+        t = t + 0.4 * (0.5 - (v + hh) / sp.height_m)  # SoC at the top: +0.2 .. -0.2 °C
+    return np.where(inside, t, np.nan)
+
+
+def _render_patch(img: np.ndarray, rig: SimRig, A: np.ndarray, A_inv: np.ndarray, z: float, x_m: float,
+                  y_m: float, half_w: float, half_h: float, true_fn, emissivity: float, amb: float) -> None:
+    """Paint one object (true temperature `true_fn(u, v)`, NaN off it) into `img`: each thermal
+    pixel of its bounding box integrates its footprint (supersampled)."""
+    h, w = img.shape
+    # thermal-pixel bounding box of the object
+    pts = np.array([[x_m + sx * half_w, y_m + sy * half_h] for sx in (-1, 1) for sy in (-1, 1)]) / z
+    tp = (A @ np.c_[pts, np.ones(4)].T).T
+    tp = tp[:, :2] / tp[:, 2:3]
+    x0, y0 = int(max(0, math.floor(tp[:, 0].min()) - 1)), int(max(0, math.floor(tp[:, 1].min()) - 1))
+    x1, y1 = int(min(w, math.ceil(tp[:, 0].max()) + 2)), int(min(h, math.ceil(tp[:, 1].max()) + 2))
+    if x1 <= x0 or y1 <= y0:
+        return
+    pixel_mm = 1000 * z / rig.f_th[0]
+    s = int(min(16, max(3, math.ceil(pixel_mm / 1.0))))
+    # supersample grid inside each pixel (pixel j spans [j-0.5, j+0.5))
+    offs = (np.arange(s) + 0.5) / s - 0.5
+    gx = (np.arange(x0, x1)[:, None] + offs[None, :]).ravel()
+    gy = (np.arange(y0, y1)[:, None] + offs[None, :]).ravel()
+    uu, vv = np.meshgrid(gx, gy)
+    world = A_inv @ np.vstack([uu.ravel(), vv.ravel(), np.ones(uu.size)])
+    X = world[0] / world[2] * z - x_m
+    Y = world[1] / world[2] * z - y_m
+    true_t = true_fn(X, Y).reshape(uu.shape)
+    app = np.where(np.isnan(true_t), amb, apparent_from_true(np.nan_to_num(true_t, nan=amb), emissivity, amb))
+    patch = app.reshape(y1 - y0, s, x1 - x0, s).mean(axis=(1, 3))
+    img[y0:y1, x0:x1] = patch
 
 
 def render_scene(scene: Scene, rig: SimRig, rng: np.random.Generator) -> np.ndarray:
@@ -180,31 +281,11 @@ def render_scene(scene: Scene, rig: SimRig, rng: np.random.Generator) -> np.ndar
     A = rig._thermal_affine()
     A_inv = np.linalg.inv(A)
     for face in scene.faces:
-        z = face.distance_m
-        # thermal-pixel bounding box of the face ellipse
-        pts = np.array([[face.x_m + sx * FACE_W_M / 2, face.y_m + sy * FACE_H_M / 2]
-                        for sx in (-1, 1) for sy in (-1, 1)]) / z
-        tp = (A @ np.c_[pts, np.ones(4)].T).T
-        tp = tp[:, :2] / tp[:, 2:3]
-        x0, y0 = int(max(0, math.floor(tp[:, 0].min()) - 1)), int(max(0, math.floor(tp[:, 1].min()) - 1))
-        x1, y1 = int(min(w, math.ceil(tp[:, 0].max()) + 2)), int(min(h, math.ceil(tp[:, 1].max()) + 2))
-        if x1 <= x0 or y1 <= y0:
-            continue
-        pixel_mm = 1000 * z / rig.f_th[0]
-        s = int(min(16, max(3, math.ceil(pixel_mm / 1.0))))
-        # supersample grid inside each pixel (pixel j spans [j-0.5, j+0.5))
-        offs = (np.arange(s) + 0.5) / s - 0.5
-        gx = (np.arange(x0, x1)[:, None] + offs[None, :]).ravel()
-        gy = (np.arange(y0, y1)[:, None] + offs[None, :]).ravel()
-        uu, vv = np.meshgrid(gx, gy)
-        world = A_inv @ np.vstack([uu.ravel(), vv.ravel(), np.ones(uu.size)])
-        X = world[0] / world[2] * z - face.x_m
-        Y = world[1] / world[2] * z - face.y_m
-        true_t = _face_true_temperature(X, Y, face, amb).reshape(uu.shape)
-        app = np.where(np.isnan(true_t), amb, apparent_from_true(np.nan_to_num(true_t, nan=amb),
-                                                                 scene.skin_emissivity, amb))
-        patch = app.reshape(y1 - y0, s, x1 - x0, s).mean(axis=(1, 3))
-        img[y0:y1, x0:x1] = patch
+        _render_patch(img, rig, A, A_inv, face.distance_m, face.x_m, face.y_m, FACE_W_M / 2, FACE_H_M / 2,
+                      lambda X, Y, f=face: _face_true_temperature(X, Y, f, amb), scene.skin_emissivity, amb)
+    for sp in scene.spoofs:
+        _render_patch(img, rig, A, A_inv, sp.distance_m, sp.x_m, sp.y_m, sp.width_m / 2, sp.height_m / 2,
+                      lambda X, Y, p=sp: _spoof_true_temperature(X, Y, p, amb), sp.emissivity, amb)
     img = cv2.GaussianBlur(img, (0, 0), 0.5)  # lens MTF
     if scene.blackbody is not None:
         bx, by, bw, bh = scene.blackbody.region
@@ -357,9 +438,22 @@ class SimSource:
         return decode_raw(self.profile, self.read_raw(timeout))
 
 
+# how big each attack is, in face widths/heights of the face it shows: a printed photo shows head
+# and shoulders, a phone's screen is filled by the face across and is taller, a tablet is larger
+SPOOF_SIZE = {"printed_photo": (1.4, 1.5), "phone_screen": (1.15, 1.6), "tablet_warm": (1.8, 1.8)}
+
+
+def spoof_for_face(kind: str, face: SimFace, surface_c: float | None = None) -> SimSpoof:
+    """The attack that shows `face` at the face's place (what the RGB camera takes for that face)."""
+    if kind not in SPOOF_SIZE:
+        raise ValueError(f"spoof kind {kind!r} is not one of {', '.join(SPOOF_KINDS)}")
+    fw, fh = SPOOF_SIZE[kind]
+    return SimSpoof(kind, face.distance_m, face.x_m, face.y_m, FACE_W_M * fw, FACE_H_M * fh, surface_c)
+
+
 def with_faces(scene: Scene, *faces: SimFace) -> Scene:
     return replace(scene, faces=tuple(faces))
 
 
-__all__ = ["Scene", "SimFace", "SimBlackbody", "SimRig", "SimSource", "SceneEncoder", "decode_raw",
+__all__ = ["Scene", "SimFace", "SimSpoof", "SPOOF_KINDS", "spoof_for_face", "SimBlackbody", "SimRig", "SimSource", "SceneEncoder", "decode_raw",
            "render_scene", "canthus_temperature", "face_skin_temperature", "with_faces"]

@@ -65,7 +65,9 @@ def _expected(gallery, label: str, core_c: float | None):
     from menwei.wire import Direction
 
     ev = policy.Evidence(identity=identity, temperature_c=temp, temperature_status=status,
-                         liveness=policy.Liveness(live=None), direction=Direction.IN, at=datetime.now(UTC))
+                         # with a thermal sensor every walker (a real person) is checked and live
+                         liveness=policy.Liveness(live=None if core_c is None else True), direction=Direction.IN,
+                         at=datetime.now(UTC))
     verdict, _ = policy.decide(policy.PolicyConfig(), ev, policy.GateCounters())
     return (label if known else None), str(verdict.decision), {str(r) for r in verdict.reasons}
 
