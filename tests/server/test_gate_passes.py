@@ -18,7 +18,7 @@ from test_ingest import make_settings
 from edge.agent.agent import GateAgent
 from edge.agent.config import load_gate_config
 from menwei.passes import new_signing_key, sign_pass
-from server.db.models import Alert, Entry, VisitorPass
+from server.db.models import Alert, AlertKind, Entry, VisitorPass
 from server.ingest.worker import IngestWorker
 from tests.agent.pass_kit import a_pass, write_pass_video
 
@@ -49,7 +49,9 @@ def test_a_pass_shown_for_two_seconds_opens_once_and_reaches_the_server(db_url, 
         alerts = list(s.scalars(select(Alert.kind).where(Alert.site_id == site)))
     assert [(e.decision, e.reasons, e.visitor_pass_id, e.pass_host_resident_id, e.household_id) for e in rows] == [
         ("granted", ["visitor_pass"], p.pass_id, f"h{uid}", ids["household_id"])]
-    assert alerts == []
+    # no pass alert; the agent's orderly stop at the end of the video says "offline", which the
+    # worker sees or not depending on how soon it stops after (a gate_offline alert, or none)
+    assert [a for a in alerts if a != AlertKind.GATE_OFFLINE] == []
     assert [(a.cause, a.event_seq) for a in agent.door.actuations] == [("visitor_pass", rows[0].seq)]
     assert agent.pass_check.stats.accepted == 1 and agent.pass_check.stats.repeats > 0
     assert timedelta(0) <= rows[0].received_at - rows[0].captured_at < timedelta(minutes=1)
