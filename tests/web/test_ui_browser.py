@@ -153,7 +153,8 @@ def test_an_officer_filters_the_log_and_sees_only_her_compound(compound, browser
         sim.close()
         other.close()
 
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})  # a phone, in Chinese
+    # a phone, in Chinese, in the compound's time zone
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844})
     page = context.new_page()
     _login(page, compound.url, compound.users["community_officer"])
     page.wait_for_selector("#nav a:has-text('通行记录')")
@@ -169,6 +170,15 @@ def test_an_officer_filters_the_log_and_sees_only_her_compound(compound, browser
     assert "发热" in page.text_content("#entry-rows")  # the fever's reason code in her language
     assert page.is_visible("#export")  # an officer may export
     shot(page, "officer-entry-log-phone-zh")
+
+    # the dashboard counts today's entries of her compound only
+    page.click("#nav a[data-route=dashboard]")
+    page.wait_for_selector("#dash-totals [data-figure=entries] strong:text-is('3')")
+    figures = {k: page.text_content(f"#dash-totals [data-figure={k}] strong")
+               for k in ("entries", "granted", "alert", "fevers", "unknown_faces")}
+    assert figures == {"entries": "3", "granted": "1", "alert": "2", "fevers": "1", "unknown_faces": "1"}
+    assert [r.get_attribute("data-gate") for r in page.query_selector_all("#dash-gates tr")] == [compound.gate]
+    shot(page, "officer-dashboard-phone-zh")
     context.close()
 
 
@@ -176,9 +186,11 @@ def test_a_property_manager_sees_her_gates_but_no_people(compound, browser):
     context = browser.new_context(locale="en-US")
     page = context.new_page()
     _login(page, compound.url, compound.users["property_manager"])
+    page.wait_for_selector("#nav a[data-route=devices]")
+    # a property company sees figures and devices, not people
+    assert page.eval_on_selector_all("#nav a", "els => els.map(a => a.dataset.route)") == ["dashboard", "devices"]
+    page.click("#nav a[data-route=devices]")
     page.wait_for_selector("#device-rows tr")
-    # a property company sees devices, not people
-    assert page.eval_on_selector_all("#nav a", "els => els.map(a => a.dataset.route)") == ["devices"]
     rows = page.query_selector_all("#device-rows tr")
     assert [r.get_attribute("data-gate") for r in rows] == [compound.gate]  # not the other compound's gate
     assert rows[0].query_selector("td.state").text_content() == "unknown"  # this gate never connected

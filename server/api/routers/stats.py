@@ -86,3 +86,68 @@ def daily(ctx: StatsRead, site: str | None = None, since: date | None = None, un
                         entries=r[2], granted=r[3] or 0, denied=r[4] or 0, alert=r[5] or 0,
                         unique_residents=r[6] or 0, fevers=r[7] or 0) for r in rows]
     return Daily(timezone=tz_name, items=items)
+
+
+class HourFigures(BaseModel):
+    hour: int  # local hour of the day, 0-23
+    entries: int
+    granted: int
+    denied: int
+    alert: int
+    fevers: int
+    unknown_faces: int
+
+
+class GateFigures(BaseModel):
+    site_id: str
+    gate_id: str
+    entries: int
+    granted: int
+    denied: int
+    alert: int
+
+
+class Hourly(BaseModel):
+    timezone: str
+    day: date
+    hours: list[HourFigures]  # always 24
+    gates: list[GateFigures]
+
+
+@router.get("/stats/hourly", response_model=Hourly)
+def hourly(ctx: StatsRead, site: str | None = None, day: date | None = None, tz: str | None = None) -> Hourly:
+    """One local day hour by hour (entries, decisions, fevers, unknown faces) and per gate: the
+    dashboard's figures. Counted in Python over that day's rows, a bounded set, because whether a
+    reason list holds `unknown_face` is spelled differently in each database's JSON dialect."""
+    tz_name = tz or ctx.app.settings.timezone
+    zone = _zone(tz_name)
+    day = day or datetime.now(zone).date()
+    try:
+        start = datetime.combine(day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("day must lie between 0002-01-01 and 9998-12-30") from None
+    q = (select(Entry.captured_at, Entry.site_id, Entry.gate_id, Entry.decision, Entry.temperature_status,
+                Entry.reasons)
+         .where(Entry.captured_at >= start, Entry.captured_at < end))
+    if site is not None:
+        q = q.where(Entry.site_id == ctx.require_site(site))
+    elif ctx.who.sites is not None:
+        q = q.where(Entry.site_id.in_(sorted(ctx.who.sites)))
+    hours = [HourFigures(hour=h, entries=0, granted=0, denied=0, alert=0, fevers=0, unknown_faces=0)
+             for h in range(24)]
+    gates: dict[tuple[str, str], GateFigures] = {}
+    for at, site_id, gate_id, decision, temp_status, reasons in ctx.s.execute(q):
+        if at.tzinfo is None:  # SQLite returns naive UTC
+            at = at.replace(tzinfo=UTC)
+        h = hours[at.astimezone(zone).hour]
+        g = gates.setdefault((site_id, gate_id), GateFigures(site_id=site_id, gate_id=gate_id, entries=0,
+                                                             granted=0, denied=0, alert=0))
+        for fig in (h, g):
+            fig.entries += 1
+            if decision in ("granted", "denied", "alert"):
+                setattr(fig, decision, getattr(fig, decision) + 1)
+        h.fevers += temp_status == "fever"
+        h.unknown_faces += "unknown_face" in (reasons or [])
+    return Hourly(timezone=tz_name, day=day, hours=hours, gates=sorted(gates.values(),
+                                                                        key=lambda g: (g.site_id, g.gate_id)))

@@ -26,6 +26,7 @@ const PAGES = {
   gate: ["entries.read", "nav_gate", renderGate],
   entries: ["entries.read", "nav_entries", renderEntries],
   alerts: ["alerts.read", "nav_alerts", renderAlerts],
+  dashboard: ["stats.read", "nav_dashboard", renderDashboard],
   // a property company's fleet; guards see the gate tiles on their own screen instead
   devices: ["gates.write", "nav_devices", renderDevices],
 };
@@ -405,6 +406,81 @@ function renderAlerts(view) {
   };
   openOnly.addEventListener("change", load);
   load();
+}
+
+// ------------------------------------------------------------------ dashboard
+const COLOURS = { granted: "#1a7f37", denied: "#c62828", alert: "#b26a00", fevers: "#7b1fa2", unknown_faces: "#455a64" };
+
+// Stacked bars drawn in the page (no chart library to fetch): one bar per label, `series` stacked.
+function drawBars(canvas, labels, rows, series) {
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = { l: 36, r: 8, t: 8, b: 22 };
+  ctx.clearRect(0, 0, w, h);
+  const totals = rows.map((r) => series.reduce((sum, k) => sum + r[k], 0));
+  const max = Math.max(1, ...totals);
+  const step = (w - pad.l - pad.r) / labels.length;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = "#666";
+  ctx.strokeStyle = "#ddd";
+  for (let i = 0; i <= 4; i++) {
+    const y = pad.t + (h - pad.t - pad.b) * (1 - i / 4);
+    ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(w - pad.r, y); ctx.stroke();
+    ctx.fillText(String(Math.round((max * i) / 4)), 2, y + 4);
+  }
+  rows.forEach((r, i) => {
+    let y = h - pad.b;
+    for (const k of series) {
+      const bh = ((h - pad.t - pad.b) * r[k]) / max;
+      ctx.fillStyle = COLOURS[k];
+      ctx.fillRect(pad.l + i * step + step * 0.15, y - bh, step * 0.7, bh);
+      y -= bh;
+    }
+    if (labels.length <= 31 || i % 2 === 0) { ctx.fillStyle = "#666"; ctx.fillText(labels[i], pad.l + i * step + 2, h - 6); }
+  });
+  canvas.setAttribute("aria-label", series.map((k) => `${t(k)} ${rows.reduce((s2, r) => s2 + r[k], 0)}`).join(", "));
+}
+
+function localDate(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function renderDashboard(view) {
+  view.replaceChildren($("t-dashboard").content.cloneNode(true));
+  const form = $("dash-filters");
+  form.site.append(el("option", { value: "" }, t("all_sites")));
+  api("/sites").then((list) => { for (const s of list) form.site.append(el("option", { value: s.id }, s.name || s.id)); })
+    .catch(() => {});
+  form.day.value = localDate(new Date());
+  const load = async () => {
+    // the browser's own days and hours, so the chart's "today" is the date shown beside it
+    const q = new URLSearchParams({ tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" });
+    if (form.site.value) q.set("site", form.site.value);
+    const day = form.day.value || localDate(new Date());
+    try {
+      const hours = await api(`/stats/hourly?day=${day}&${q}`);
+      const since = new Date(`${day}T00:00`);
+      since.setDate(since.getDate() - 6);
+      const daily = await api(`/stats/daily?since=${localDate(since)}&until=${day}&${q}`);
+      const sum = (k) => hours.hours.reduce((s2, r) => s2 + r[k], 0);
+      $("dash-totals").replaceChildren(...["entries", "granted", "denied", "alert", "fevers", "unknown_faces"].map((k) =>
+        el("div", { class: `figure ${k}`, "data-figure": k }, el("strong", {}, String(sum(k))), el("span", {}, t(k === "entries" ? "entries_n" : k)))));
+      drawBars($("chart-hours"), hours.hours.map((r) => String(r.hour)), hours.hours, ["granted", "denied", "alert"]);
+      const days = [];
+      for (let d = new Date(since), i = 0; i < 7; i++, d.setDate(d.getDate() + 1)) {
+        const key = localDate(d);
+        const rows = daily.items.filter((x) => x.day === key);
+        days.push({ label: key.slice(5), granted: rows.reduce((a, x) => a + x.granted, 0),
+                    denied: rows.reduce((a, x) => a + x.denied, 0), alert: rows.reduce((a, x) => a + x.alert, 0) });
+      }
+      drawBars($("chart-days"), days.map((d) => d.label), days, ["granted", "denied", "alert"]);
+      $("dash-gates").replaceChildren(...hours.gates.map((g) => el("tr", { "data-gate": g.gate_id },
+        el("td", {}, g.gate_id), el("td", {}, g.entries), el("td", {}, g.granted), el("td", {}, g.denied), el("td", {}, g.alert))));
+    } catch (e) { $("dash-totals").replaceChildren(el("p", { class: "error" }, t("error", { msg: e.message }))); }
+  };
+  form.addEventListener("change", load);
+  load();
+  const timer = setInterval(load, 30000);
+  app.cleanup.push(() => clearInterval(timer));
 }
 
 // ------------------------------------------------------------------ devices (property companies)

@@ -23,6 +23,8 @@ window.MENWEI_TEXT = {
     nav_devices: "Devices", devices: "Devices", state: "State", last_seen: "Last seen", fps: "fps",
     latency: "Latency (ms)", outbox: "Outbox", gallery: "Gallery", config: "Config",
     sensors: "Camera / thermal / door", behind: "behind", refused: "refused", near_full: "nearly full",
+    nav_dashboard: "Dashboard", dashboard: "Dashboard", day: "Day", per_hour: "Entries per hour",
+    per_day: "Last 7 days", per_gate: "Per gate", entries_n: "entries", fevers: "fevers", unknown_faces: "unknown faces",
   },
   zh: {
     title: "门卫", login: "登录", logout: "退出", user: "用户名", password: "密码",
@@ -44,6 +46,8 @@ window.MENWEI_TEXT = {
     nav_devices: "设备", devices: "设备", state: "状态", last_seen: "最后在线", fps: "帧率",
     latency: "延迟（毫秒）", outbox: "待发事件", gallery: "人脸库", config: "配置",
     sensors: "摄像头 / 测温 / 门", behind: "落后", refused: "被拒", near_full: "将满",
+    nav_dashboard: "统计", dashboard: "统计", day: "日期", per_hour: "每小时通行", per_day: "近 7 天",
+    per_gate: "各闸机", entries_n: "通行", fevers: "发热", unknown_faces: "陌生人",
   },
 };
 

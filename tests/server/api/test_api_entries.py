@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -165,3 +166,25 @@ def test_an_entry_shows_the_visitor_pass_it_used(api_any_db, uid):
     exported = api.client.get(f"/api/v1/entries/export.csv?site={a}", headers=admin).content.decode("utf-8-sig")
     (row,) = [r for r in csv.DictReader(io.StringIO(exported)) if r["event_id"] == event_id]
     assert (row["visitor_pass_id"], row["pass_host_resident_id"], row["pass_refused"]) == (str(pid), f"r{uid}", "")
+
+
+def test_hourly_figures_for_the_dashboard(api_any_db, uid):
+    """T0 is 2026-03-01 08:00 UTC, 16:00 in Shanghai: 20 entries 10 s apart all fall in that local
+    hour, split over the two gates as the seed alternates them; the other compound is not counted."""
+    api = api_any_db
+    a, _ = seed(api, uid, n=20)
+    officer = api.add_user(f"off-{uid}", Role.COMMUNITY_OFFICER, [a])
+    r = api.client.get("/api/v1/stats/hourly?day=2026-03-01&tz=Asia/Shanghai", headers=officer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [h["hour"] for h in body["hours"]] == list(range(24))
+    busy = [h for h in body["hours"] if h["entries"]]
+    assert [h["hour"] for h in busy] == [T0.astimezone(ZoneInfo("Asia/Shanghai")).hour]
+    h = busy[0]
+    assert (h["entries"], h["granted"], h["denied"], h["alert"], h["fevers"]) == (20, 7, 7, 6, 2)
+    gates = {g["gate_id"]: g["entries"] for g in body["gates"]}
+    assert gates == {f"a1{uid}": 10, f"a2{uid}": 10}
+    # a compound outside her scope is refused as if it did not exist
+    assert api.client.get(f"/api/v1/stats/hourly?site=b{uid}", headers=officer).status_code == 404
+    guard = api.add_user(f"guard-{uid}", Role.GUARD, [a])
+    assert api.client.get("/api/v1/stats/hourly", headers=guard).status_code == 403
