@@ -315,6 +315,8 @@ class Reason(StrEnum):
     LIVENESS_FAILED = "liveness_failed"
     LIVENESS_NOT_CHECKED = "liveness_not_checked"
     MASK_MISSING = "mask_missing"
+    # the compound's control level refuses this person (e.g. lockdown: registered visitors)
+    CONTROL_LEVEL = "control_level"
     TIMEOUT = "timeout"
     REMOTE_OPEN = "remote_open"  # a guard opened the door from the office (a server command)
     LOCAL_OPEN = "local_open"  # a guard opened it from the gate's own status page
@@ -334,6 +336,7 @@ class Reason(StrEnum):
     PASS_EXPIRED = "pass_expired"
     PASS_WRONG_GATE = "pass_wrong_gate"
     PASS_REVOKED = "pass_revoked"
+    PASS_LOCKDOWN = "pass_lockdown"  # a valid pass, refused while the compound is in lockdown
 
 
 # Door events that are alarms for a guard to acknowledge (the server raises a door_alarm alert);

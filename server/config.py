@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from menwei.errors import MenweiError
+from server.control import ControlLevels
 
 ENV_PREFIX = "MENWEI_"
 ENV_CONFIG_FILE = "MENWEI_CONFIG"
@@ -115,6 +116,8 @@ class Settings(_Section):
         "(MENWEI_TRUSTED_PROXIES, comma-separated); empty = the socket peer is the client, always")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    control_levels: ControlLevels = Field(default_factory=ControlLevels,
+                                          description="what each compound control level changes at its gates")
 
     @field_validator("listen")
     @classmethod

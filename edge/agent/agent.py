@@ -228,6 +228,7 @@ class GateAgent:
             return None  # no key in the gate file: passes are not read at this gate
         # the revoked set is read from the current gallery at each check: a new gallery's list applies at once
         return PassCheck(key, self.cfg.site, self.cfg.gate, revoked=lambda: self.gallery.revoked_passes,
+                         allowed=lambda: self.remote.visitor_passes,
                          every_n_frames=self.cfg.passes.every_n_frames, repeat_s=self.cfg.passes.repeat_s)
 
     def _visitor_passes(self, frame: Frame) -> None:

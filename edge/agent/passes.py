@@ -49,12 +49,15 @@ class PassStats:
 
 class PassCheck:
     def __init__(self, public_key: bytes, site_id: str, gate_id: str, *,
-                 revoked: Callable[[], frozenset[str]], every_n_frames: int = 3, repeat_s: float = 10.0,
+                 revoked: Callable[[], frozenset[str]], allowed: Callable[[], bool] = lambda: True,
+                 every_n_frames: int = 3, repeat_s: float = 10.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), reader: QrReader | None = None):
         """`revoked` is asked at each verification, so a gallery that arrives with a new
         revocation list takes effect at the next code; `clock` is the wall clock the validity
-        window is checked against (the frames' own times only space the uses)."""
+        window is checked against (the frames' own times only space the uses). `allowed` is asked
+        likewise: false (a compound in lockdown) refuses a valid pass with code "lockdown"."""
         self.public_key, self.site_id, self.gate_id = public_key, site_id, gate_id
+        self.allowed = allowed
         self.revoked, self.every_n, self.repeat_s, self.clock = revoked, every_n_frames, repeat_s, clock
         self.reader = reader or QrReader()
         self.stats = PassStats()
@@ -95,5 +98,8 @@ class PassCheck:
         except PassRefused as exc:
             self.stats.refused += 1
             return PassOutcome(False, exc.code, exc.message, exc.claims)
+        if not self.allowed():
+            self.stats.refused += 1
+            return PassOutcome(False, "lockdown", f"pass {p.pass_id}: the compound is in lockdown", p)
         self.stats.accepted += 1
         return PassOutcome(True, None, f"pass {p.pass_id} (host {p.host_resident_id})", p)

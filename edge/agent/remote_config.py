@@ -8,7 +8,7 @@ take a gate off the network for good.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,6 +28,9 @@ class RemoteGateConfig(BaseModel):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     door_open_ms: int = Field(3000, ge=100, le=60000, description="how long a granted entry holds the door open")
     command_ttl_s: float = Field(30.0, gt=0, le=600, description="a remote command older than this is refused")
+    # set by the server from the compound's control level (server/control.py), shown on the gate's page
+    control_level: Literal["normal", "heightened", "lockdown"] = "normal"
+    visitor_passes: bool = Field(True, description="false: valid visitor passes are refused (pass_lockdown)")
 
 
 def parse_remote_config(data: dict[str, Any] | None) -> RemoteGateConfig:

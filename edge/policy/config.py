@@ -29,6 +29,8 @@ class PolicyConfig(BaseModel):
     failed_matches_alert: int = Field(default=5, ge=1, le=1000)
     liveness_failed: Literal["deny", "alert"] = "alert"
     mask_required: bool = False
+    # registry statuses refused at the door (a compound in lockdown: "visitor"); reason control_level
+    refuse_statuses: tuple[str, ...] = ()
     timezone: str = "Asia/Shanghai"
 
     @field_validator("timezone")

@@ -81,6 +81,8 @@ def _identity_rules(config: PolicyConfig, ident: Identity, ev: Evidence) -> list
     if status == "banned":
         return [(Decision.ALERT, Reason.STATUS_BANNED)]
     found: list[tuple[Decision, Reason]] = []
+    if status is not None and status in config.refuse_statuses:
+        found.append((Decision.DENIED, Reason.CONTROL_LEVEL))
     valid_from, valid_until = _when(a.get("valid_from")), _when(a.get("valid_until"))
     if valid_from is not None and ev.at < valid_from:
         found.append((Decision.ALERT, Reason.NOT_YET_VALID))

@@ -92,6 +92,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         audit_log,
         auth,
         buildings,
+        control_levels,
         entries,
         gallery_files,
         gate_config,
@@ -107,7 +108,7 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         units,
     )
 
-    registry = (areas, sites, buildings, units, households, grids)
+    registry = (areas, sites, control_levels, buildings, units, households, grids)
     for module in (auth, *registry, residents, passes, gates, gate_config, entries, live, alerts, stats, audit_log,
                    gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=error_responses())

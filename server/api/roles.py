@@ -38,6 +38,7 @@ class Perm(StrEnum):
     STATS_READ = "stats.read"
     AUDIT_READ = "audit.read"
     USERS_WRITE = "users.write"
+    CONTROL_SET = "control.set"  # a compound's control level (normal / heightened / lockdown)
 
 
 _GRANTS: dict[Role, frozenset[Perm]] = {
@@ -51,7 +52,7 @@ _GRANTS: dict[Role, frozenset[Perm]] = {
     }),
     Role.COMMUNITY_OFFICER: frozenset({
         Perm.SITES_READ, Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ENTRIES_READ, Perm.ENTRIES_EXPORT,
-        Perm.ALERTS_READ, Perm.ALERTS_ACK, Perm.GATES_READ, Perm.STATS_READ,
+        Perm.ALERTS_READ, Perm.ALERTS_ACK, Perm.GATES_READ, Perm.STATS_READ, Perm.CONTROL_SET,
     }),
     Role.ADMIN: frozenset(Perm),
 }

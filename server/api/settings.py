@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.control import ControlLevels
+
 
 class ApiSettings(BaseModel):
     # a rejected value is never echoed in the error (it may be the secret)
@@ -44,6 +46,7 @@ class ApiSettings(BaseModel):
     login_window_s: float = Field(default=300.0, gt=0)
     page_limit_max: int = Field(default=500, ge=1)
     export_max_rows: int = Field(default=1_000_000, ge=1)
+    control_levels: ControlLevels = Field(default_factory=ControlLevels)
 
     @classmethod
     def from_server(cls, cfg) -> ApiSettings:
@@ -56,6 +59,7 @@ class ApiSettings(BaseModel):
             public_url=(cfg.public_url or f"http://{cfg.listen}").rstrip("/"),
             pack=cfg.pack,
             command_ttl_s=cfg.command_ttl_s,
+            control_levels=cfg.control_levels,
         )
 
     def resolve_secret(self) -> str:

@@ -100,6 +100,15 @@ class AlertKind(StrEnum):
     PASS_UNKNOWN = "pass_unknown"  # the gate accepted a pass the server does not know as valid there
 
 
+class ControlLevel(StrEnum):
+    """A compound's control level during an outbreak (the rules of each: server config
+    `control_levels`, server/control.py)."""
+
+    NORMAL = "normal"
+    HEIGHTENED = "heightened"  # temperature mandatory, visitors need a pass
+    LOCKDOWN = "lockdown"  # residents only, no visitor passes, quarantined residents may not leave
+
+
 class MatchedBy(StrEnum):
     GATE = "gate"
     DISTRICT_REMATCH = "district_rematch"
@@ -155,6 +164,10 @@ class Site(Base):
     community: Mapped[Community | None] = relationship(foreign_keys=[community_id])
     address: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    control_level: Mapped[ControlLevel] = mapped_column(_enum(ControlLevel, "control_level"),
+                                                        default=ControlLevel.NORMAL, server_default="normal")
+    control_level_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    control_level_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class Building(Base):

@@ -163,3 +163,20 @@ def test_every_issued_code_is_readable_on_the_phone():
     reader, bg = QrReader(), _background(np.random.default_rng(3))
     tokens = [sign_pass(a_pass(SITE, (GATE,), "res-42"), KEY) for _ in range(150)]
     assert [t for t in tokens if reader.read(phone_frame(bg, t)) != [t]] == []
+
+
+def test_a_valid_pass_is_refused_while_the_compound_is_in_lockdown(tmp_path):
+    """The level arrives in the gate's remote config (visitor_passes: false) and is asked at each
+    code, like the revocation list; lifting it lets the same pass in again."""
+    p = a_pass(SITE, (GATE,), "res-42")
+    video = write_pass_video(tmp_path / "visit.avi", {sign_pass(p, KEY): (0.5, 1.5)}, seconds=2.0)
+    allowed = [False]
+    pc = check(allowed=lambda: allowed[0], every_n_frames=3, repeat_s=0.01)
+    frames = list(read_frames(video))
+    got = uses(pc, frames[:15])  # 15 fps: the phone is in view on frames 7-22
+    assert got and all((o.accepted, o.code) == (False, "lockdown") for o in got)
+    assert got[0].claims.pass_id == p.pass_id  # a verified pass: the refusal names it (and its host)
+    event = EventFactory(SITE, GATE, "in", "dlib-resnet", None).visitor_pass(1, got[0].use(), 4)
+    assert (event.decision, event.reasons) == ("denied", ["pass_lockdown"])
+    allowed[0] = True
+    assert any(o.accepted for o in uses(pc, frames[15:]))

@@ -16,13 +16,14 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from edge.agent.remote_config import RemoteGateConfig, parse_remote_config
+from edge.agent.remote_config import RemoteGateConfig
 from menwei.wire import Channel, GateConfigMessage
 from server.api.broker import BrokerUnavailable, publish_channel
 from server.api.deps import Ctx, GatesRead, GatesWrite
 from server.api.routers.gates import gate_in_scope
 from server.audit import record
-from server.db.models import Gate
+from server.control import effective_config, effective_model
+from server.db.models import Gate, Site
 from server.db.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,26 @@ class GateConfigOut(BaseModel):
                                                              "(stored; PUT again to publish)")
 
 
-def _out(g: Gate, published: bool | None = None) -> GateConfigOut:
+def _level(ctx: Ctx, g: Gate) -> str:
+    site = ctx.s.get(Site, g.site_id)
+    return str(site.control_level) if site is not None else "normal"
+
+
+def _out(ctx: Ctx, g: Gate, published: bool | None = None) -> GateConfigOut:
     desired_set = g.desired_config is not None
     return GateConfigOut(
-        gate_id=g.id, desired=g.desired_config, effective=parse_remote_config(g.desired_config),
+        gate_id=g.id, desired=g.desired_config,
+        effective=effective_model(g.desired_config, _level(ctx, g), ctx.app.settings.control_levels),
         desired_version=g.desired_config_version or 0, set_at=g.desired_config_at, set_by=g.desired_config_by,
         reported_version=g.config_version, error=g.config_error,
-        in_sync=(g.config_version == g.desired_config_version) if desired_set else None, published=published)
+        # a level change publishes a version even to a gate no officer configured
+        in_sync=(g.config_version == g.desired_config_version) if desired_set or g.desired_config_version else None,
+        published=published)
 
 
 @router.get("/gates/{gate_id}/config", response_model=GateConfigOut)
 def get_config(gate_id: str, ctx: GatesRead) -> GateConfigOut:
-    return _out(gate_in_scope(ctx, gate_id))
+    return _out(ctx, gate_in_scope(ctx, gate_id))
 
 
 @router.put("/gates/{gate_id}/config", response_model=GateConfigOut)
@@ -68,12 +77,14 @@ def put_config(gate_id: str, body: RemoteGateConfig, ctx: GatesWrite) -> GateCon
     g.desired_config_at, g.desired_config_by = utcnow(), ctx.who.username
     record(ctx.s, ctx.actor, "update_config", "gate", g.id, g.site_id, {"version": version, "config": desired})
     ctx.s.commit()
-    return _out(g, published=publish_config(ctx, g))
+    return _out(ctx, g, published=publish_config(ctx, g))
 
 
 def publish_config(ctx: Ctx, g: Gate) -> bool:
-    """Retained on ctl/config, so the gate gets it whenever it (re)connects."""
-    msg = GateConfigMessage(version=g.desired_config_version, config=g.desired_config or {})
+    """Retained on ctl/config, so the gate gets it whenever it (re)connects: the officer's fields
+    under the compound's control level (server/control.py)."""
+    config = effective_config(g.desired_config, _level(ctx, g), ctx.app.settings.control_levels)
+    msg = GateConfigMessage(version=g.desired_config_version, config=config)
     try:
         publish_channel(ctx.app.publisher, g.site_id, g.id, Channel.CONFIG, msg.model_dump_json().encode())
     except BrokerUnavailable as exc:

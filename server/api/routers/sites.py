@@ -39,6 +39,9 @@ class SiteOut(Out):
     community_id: str | None
     address: str | None
     created_at: datetime
+    control_level: str = "normal"
+    control_level_at: datetime | None = None
+    control_level_by: str | None = None
 
 
 @router.post("/sites", response_model=SiteOut, status_code=201)
