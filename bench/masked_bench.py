@@ -1,0 +1,95 @@
+"""Recognition through masks: masked residents named, masked strangers refused.
+
+Residents are enrolled from their unmasked photos (knn_examples/train), with and without masked
+templates (edge/face/masked.py). Probes are the identification tests' photos, never the
+calibration ones: the hand-checked, labelled faces of tests/data/faces/face_boxes.json
+(knn_examples/test, misc/two_people.jpg, the six faces of insightface/t1.jpg) and the aligned
+Tom Hanks crop (a stranger), each plain and painted with every mask texture
+(edge/face/masked_probes.py: the detector is left out, bench/detector_bench.py measures it).
+
+For each probe kind and gallery: residents' closed-set rank-1 and open-set "named" (rank-1 and
+above the threshold of the matched row's kind), strangers refused, and how often the reported
+mask flag (Match.masked) is right.
+
+    python bench/masked_bench.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge.face.mask_paint import TEXTURES
+
+FACES = Path(__file__).resolve().parents[1] / "tests/data/faces"
+
+
+def evaluate(engine, gallery, probes, texture) -> dict:
+    """Figures for one gallery and one probe kind (texture None: plain probes)."""
+    from edge.face.masked_probes import probe_face
+
+    res = {"residents": 0, "rank1": 0, "named": 0, "wrong_named": 0, "strangers": 0, "refused": 0,
+           "flag_right": 0, "embedded": 0, "not_embedded": 0}
+    for lf in probes:
+        face = probe_face(engine, lf, texture)
+        if face.embedding is None:
+            res["not_embedded"] += 1
+            continue
+        res["embedded"] += 1
+        best = gallery.search(face.embedding[None], k=1)[0][0]
+        accepted = engine.accepts(best)
+        res["flag_right"] += best.masked == (texture is not None)
+        if lf.identity is None:
+            res["strangers"] += 1
+            res["refused"] += not accepted
+        else:
+            res["residents"] += 1
+            res["rank1"] += best.identity == lf.identity
+            res["named"] += accepted and best.identity == lf.identity
+            res["wrong_named"] += accepted and best.identity != lf.identity
+    return res
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{n}/{d} ({100 * n / d:.0f} %)" if d else "-"
+
+
+def main() -> None:
+    from edge.face.engine import FaceEngine
+    from edge.face.masked import ENROL_TEXTURES
+    from edge.face.masked_probes import detected_faces, enrol_folder, labelled_faces, textures
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    engine = FaceEngine.load()
+    galleries = {"with masked templates": enrol_folder(engine, FACES / "knn_examples/train", ENROL_TEXTURES),
+                 "plain templates only": enrol_folder(engine, FACES / "knn_examples/train", ())}
+    residents = galleries["plain templates only"].identities
+    probes = labelled_faces(FACES, residents) + detected_faces(engine, [FACES / "insightface/Tom_Hanks_54745.png"])
+    tex = textures(FACES, TEXTURES)
+    kinds = {"plain": None, **{f"mask_{c}": tex[c] for c in TEXTURES}}
+    out = {"pack": engine.pack, "threshold": engine.threshold, "threshold_masked": engine.threshold_masked,
+           "enrol_textures": list(ENROL_TEXTURES), "results": {}}
+    for gname, gallery in galleries.items():
+        out["results"][gname] = {k: evaluate(engine, gallery, probes, t) for k, t in kinds.items()}
+        masked = [out["results"][gname][k] for k in kinds if k != "plain"]
+        out["results"][gname]["all masked"] = {key: sum(r[key] for r in masked) for key in masked[0]}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(f"pack {engine.pack}: threshold {engine.threshold} (plain rows), {engine.threshold_masked} (masked rows); "
+          f"templates painted with {', '.join(ENROL_TEXTURES)}")
+    for gname, rows in out["results"].items():
+        print(f"\n{gname}:")
+        print(f"{'probes':<12} {'rank-1':<14} {'named':<14} {'wrongly named':<14} {'strangers refused':<18} "
+              f"{'mask flag right':<16} not embedded")
+        for k, r in rows.items():
+            print(f"{k:<12} {_pct(r['rank1'], r['residents']):<14} {_pct(r['named'], r['residents']):<14} "
+                  f"{r['wrong_named']:<14} {_pct(r['refused'], r['strangers']):<18} "
+                  f"{_pct(r['flag_right'], r['embedded']):<16} {r['not_embedded']}")
+
+
+if __name__ == "__main__":
+    main()
