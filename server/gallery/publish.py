@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from menwei.wire import Channel, GalleryAnnouncement
 from server.api.broker import BrokerUnavailable, Publisher, publish_channel
 from server.db.constraints import Violation, violation_of
-from server.db.models import FacePhoto, GalleryVersion, Gate, Resident, Site, VisitorPass
+from server.db.models import FacePhoto, FaceVariant, GalleryVersion, Gate, Resident, Site, VisitorPass
 from server.db.types import utcnow
 from server.gallery.build import GalleryEntry, build_gallery
 from server.gallery.links import LinkSigner
@@ -62,20 +62,20 @@ def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEn
     refuse them by name rather than treat them as strangers.
     """
     rows = session.execute(
-        select(Resident, FacePhoto.embedding)
+        select(Resident, FacePhoto.embedding, FacePhoto.variant)
         .join(FacePhoto, FacePhoto.resident_id == Resident.id)
         .where(Resident.site_id == site_id, FacePhoto.pack == pack)
         .order_by(Resident.id, FacePhoto.id)).all()
-    places = placement_of(session, {r.household_id for r, _ in rows if r.household_id is not None})
+    places = placement_of(session, {r.household_id for r, _, _ in rows if r.household_id is not None})
     out = []
-    for r, emb in rows:
+    for r, emb, variant in rows:
         display = {"name": r.name, **places.get(r.household_id, {})} if r.household_id else {"name": r.name}
         valid_from, valid_until = r.valid_from, r.valid_until
         if r.status == "quarantine":
             display["quarantine_from"] = r.quarantine_from.isoformat() if r.quarantine_from else None
             display["quarantine_until"] = r.quarantine_until.isoformat() if r.quarantine_until else None
         out.append(GalleryEntry(r.id, np.frombuffer(emb, dtype="<f4"), str(r.status.value), valid_from,
-                                valid_until, display, r.schedule))
+                                valid_until, display, r.schedule, variant == FaceVariant.MASKED))
     return out
 
 
