@@ -28,8 +28,9 @@ class DecisionStage:
                         attributes=dict(self.gallery.attributes.get(resident_id, {})))
 
     def decide(self, resident_id: str | None, score: float | None, temperatures: list[float],
-               statuses: list[TemperatureStatus], at: datetime) -> Verdict:
-        """`temperatures`/`statuses`: the track's valid readings (empty = unavailable)."""
+               statuses: list[TemperatureStatus], at: datetime, *, mask: bool | None = None) -> Verdict:
+        """`temperatures`/`statuses`: the track's valid readings (empty = unavailable); `mask`:
+        whether the face wears one (None: not known)."""
         if temperatures:
             celsius = float(median(temperatures))
             status = TemperatureStatus.FEVER if statuses.count(TemperatureStatus.FEVER) * 2 > len(statuses) \
@@ -38,6 +39,6 @@ class DecisionStage:
             celsius, status = None, TemperatureStatus.UNAVAILABLE
         evidence = Evidence(identity=self.identity(resident_id, score), temperature_c=celsius,
                             temperature_status=status, liveness=Liveness(live=None),
-                            direction=self.direction, at=at)
+                            direction=self.direction, at=at, mask=mask)
         verdict, self.counters = decide(self.config, evidence, self.counters)
         return verdict

@@ -41,6 +41,7 @@ class TrackDecision:
     embeddings: int  # how many times the track was embedded
     trigger: str  # "evidence" | "timeout" | "track_lost" | "end_of_stream"
     box: Box | None = None  # the face box when it was last seen before the decision
+    mask: bool | None = None  # wears a mask (the named resident's best row was masked); None = not known
 
     def as_json(self) -> dict:
         """The `menwei edge replay --json` contract for one decision (exactly these keys)."""
