@@ -93,3 +93,46 @@ def test_the_masked_threshold_applies_to_masked_rows_only(engine):
     assert engine.threshold_of(Match("x", 0.0)) == m.threshold
     between = (m.threshold + m.threshold_masked) / 2  # masked threshold is the stricter one
     assert engine.accepts(Match("x", between)) and not engine.accepts(Match("x", between, masked=True))
+
+
+def _menwei(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "menwei", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_enroll_writes_masked_templates_and_match_names_a_masked_probe(engine, faces_dir, tmp_path):
+    import shutil
+
+    import cv2
+
+    from edge.face.mask_paint import load_texture, paint_mask
+    from edge.face.packs.base import Detection
+    from edge.face.probes import hand_checked
+
+    folder = tmp_path / "gallery"
+    for person in ("obama", "biden"):
+        shutil.copytree(faces_dir / "knn_examples/train" / person, folder / person)
+    out = _menwei("face", "enroll", str(folder), "--out", str(tmp_path / "g.npz"), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc["identities"], doc["photos"], doc["masked_templates"]) == (2, 4, 4 * len(ENROL_TEXTURES))
+    g = Gallery.load(tmp_path / "g.npz")
+    assert g.row_masked.count(False) == 4 and g.row_masked.count(True) == 4 * len(ENROL_TEXTURES)
+    plain = _menwei("face", "enroll", str(folder), "--out", str(tmp_path / "p.npz"), "--plain-only", "--json")
+    assert json.loads(plain.stdout)["masked_templates"] == 0 and len(Gallery.load(tmp_path / "p.npz")) == 4
+
+    # obama1.jpg (a test photo of obama, face_boxes.json) with a green mask, a texture the
+    # templates were not painted with; found by the default detector, named, flagged masked
+    photo = "knn_examples/test/obama1.jpg"
+    image = load_image(faces_dir / photo)
+    (box,) = hand_checked(faces_dir)[photo]
+    lm = engine.runtime.landmarker.landmarks(image, Detection(box, 1.0))
+    cv2.imwrite(str(tmp_path / "masked.png"), paint_mask(image, box, lm, load_texture(faces_dir / "insightface", "green")))
+    out = _menwei("face", "match", "--gallery", str(folder), "--probe", str(tmp_path / "masked.png"), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["threshold_masked"] == engine.threshold_masked and doc["gallery"]["masked_templates"] == 8
+    (face,) = doc["results"][0]["faces"]
+    assert face["identity"] == "obama" and face["masked"] is True
