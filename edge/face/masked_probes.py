@@ -68,6 +68,25 @@ def probe_face(engine, face: LabelledFace, texture_bgr: np.ndarray | None) -> Fa
     return engine.analyse(img, [Face(face.box, 1.0, np.asarray(lm, np.float32), rt.scheme)])[0]
 
 
+def painted_photo(engine, faces: Sequence[LabelledFace], texture_bgr: np.ndarray | None) -> np.ndarray:
+    """The photo the faces come from (all from one photo) with every one of them masked, for runs
+    through the whole engine, detector included."""
+    img = faces[0].image
+    if texture_bgr is None:
+        return img
+    marks = [engine.runtime.landmarker.landmarks(img, Detection(f.box, 1.0)) for f in faces]
+    for f, lm in zip(faces, marks, strict=True):
+        img = paint_mask(img, f.box, lm, texture_bgr)
+    return img
+
+
+def by_photo(faces: Sequence[LabelledFace]) -> dict[Path, list[LabelledFace]]:
+    out: dict[Path, list[LabelledFace]] = {}
+    for f in faces:
+        out.setdefault(f.photo, []).append(f)
+    return out
+
+
 def textures(faces_dir: Path, colours: Sequence[str]) -> dict[str, np.ndarray]:
     return {c: load_texture(Path(faces_dir) / "insightface", c) for c in colours}
 
