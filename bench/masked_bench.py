@@ -13,7 +13,7 @@ residents' best match (Match.masked, what the gate reports) is right, and how of
 best row is a masked one (why the gate reports no mask for strangers). --detect adds the whole
 engine, detector included, on the painted photos.
 
-    python bench/masked_bench.py [--detect] [--json]
+    python bench/masked_bench.py [--detect] [--search] [--json]
 """
 
 from __future__ import annotations
@@ -79,6 +79,24 @@ def evaluate_detected(engine, gallery, probes, texture) -> dict:
     return res
 
 
+def search_cost(rows_per_identity: int, identities: int = 50000) -> dict:
+    """Search time (median ms) and gallery file size for one photo per identity, plain only and
+    with its masked templates."""
+    import numpy as np
+
+    from edge.benchmark import search_timings
+    from edge.face.gallery import Gallery
+
+    out = {}
+    for label, r in (("plain", 1), ("with masked templates", rows_per_identity)):
+        n = identities * r
+        g = Gallery.from_arrays("bench", [f"r{i // r:06d}" for i in range(n)],
+                                np.ones((n, 128), np.float32), masked=[i % r != 0 for i in range(n)])
+        out[label] = {"rows": n, "search_ms": round(search_timings((identities,), rows_per_identity=r)[str(identities)], 2),
+                      "file_mb": round(len(g.to_bytes()) / 1e6, 1)}
+    return out
+
+
 def _pct(n: int, d: int) -> str:
     return f"{n}/{d} ({100 * n / d:.0f} %)" if d else "-"
 
@@ -90,6 +108,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--search", action="store_true",
+                    help="also time 1:N search and the file size for 50,000 identities, with and without "
+                    "masked templates")
     ap.add_argument("--detect", action="store_true",
                     help="also run the whole engine (detector included) on the painted photos")
     args = ap.parse_args()
@@ -111,6 +132,8 @@ def main() -> None:
         out["detected"] = {k: evaluate_detected(engine, gallery, probes, t) for k, t in kinds.items()}
         masked = [out["detected"][k] for k in kinds if k != "plain"]
         out["detected"]["all masked"] = {key: sum(r[key] for r in masked) for key in masked[0]}
+    if args.search:
+        out["search_50000"] = search_cost(1 + len(ENROL_TEXTURES))
     if args.json:
         print(json.dumps(out, indent=1))
         return
@@ -125,6 +148,11 @@ def main() -> None:
                   f"{r['wrong_named']:<14} {_pct(r['refused'], r['strangers']):<18} "
                   f"{_pct(r['flag_right'], r['residents']):<16} "
                   f"{_pct(r['stranger_masked_row'], r['strangers']):<27} {r['not_embedded']}")
+    for label, r in out.get("search_50000", {}).items():
+        print(f"\n50,000 identities, {label}: {r['rows']} rows, search {r['search_ms']} ms, file {r['file_mb']} MB",
+              end="")
+    if "search_50000" in out:
+        print()
     if "detected" in out:
         print("\nwhole engine (detector, landmarks, quality, masked templates):")
         print(f"{'probes':<12} {'named':<14} {'wrongly named':<14} {'strangers refused':<18} "
