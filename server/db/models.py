@@ -415,6 +415,9 @@ class Entry(Base):
     temperature_c: Mapped[float | None] = mapped_column(Float)
     temperature_status: Mapped[str] = mapped_column(String(16), default="unavailable")
     temperature_method: Mapped[str | None] = mapped_column(String(64))
+    # the gate's `person.mask`: a masked template named the person; None = not known (strangers,
+    # gates before masked templates)
+    mask: Mapped[bool | None] = mapped_column(Boolean)
     # decoded JPEG bytes; deferred so list queries never drag crops along
     face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     face_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

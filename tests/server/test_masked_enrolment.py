@@ -114,3 +114,24 @@ def test_enrolment_stores_masked_templates_and_publishes_them(sessions, face_eng
             assert not face_engine.accepts(best) or best.identity == lf.identity
             named += face_engine.accepts(best) and best.masked
     assert named >= 0.9 * len(probes) * len(TEXTURES)
+
+
+def test_the_entry_keeps_the_gates_mask_flag(sessions, uid):
+    """person.mask reaches entries.mask; an event without it (every gate before masked templates)
+    is stored with NULL, not known."""
+    from ingest_kit import event, seed
+    from test_reconcile import incoming, run
+
+    from server.config import IngestSettings
+    from server.db.models import Entry
+    from server.ingest.store import BatchStore
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"}, [{"id": f"r{uid}", "name": "Li Wei"}])
+    masked, plain, old = (event(site, gate, n, resident_id=f"r{uid}") for n in (1, 2, 3))
+    masked["person"]["mask"], plain["person"]["mask"] = True, False
+    out = run(sessions, BatchStore(IngestSettings()), incoming(masked), incoming(plain), incoming(old))
+    assert out.inserted == 3
+    with sessions() as s:
+        got = dict(s.execute(select(Entry.seq, Entry.mask).where(Entry.gate_id == gate)).all())
+    assert got == {1: True, 2: False, 3: None}

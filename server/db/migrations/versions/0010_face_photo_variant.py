@@ -1,5 +1,6 @@
 """face_photos: variant ('plain' | 'masked'; existing rows are plain) and parent_id, the plain
-photo a masked template was painted from (deleted with it)
+photo a masked template was painted from (deleted with it); entries: mask, the gate's
+person.mask (NULL: not known, as for every earlier entry)
 
 Revision ID: 0010
 Revises: 0009
@@ -26,9 +27,13 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f("fk_face_photos_parent_id_face_photos"), "face_photos",
                                     ["parent_id"], ["id"], ondelete="CASCADE")
         batch_op.create_index(batch_op.f("ix_face_photos_parent_id"), ["parent_id"], unique=False)
+    with op.batch_alter_table("entries") as batch_op:
+        batch_op.add_column(sa.Column("mask", sa.Boolean(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("entries") as batch_op:
+        batch_op.drop_column("mask")
     op.execute("DELETE FROM face_photos WHERE variant = 'masked'")
     with op.batch_alter_table("face_photos") as batch_op:
         batch_op.drop_index(batch_op.f("ix_face_photos_parent_id"))
