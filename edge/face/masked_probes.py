@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.face.gallery import Gallery
-from edge.face.image_io import iter_image_files, load_image
+from edge.face.image_io import load_image
 from edge.face.mask_paint import load_texture, paint_mask
 from edge.face.packs.base import Detection
 from edge.face.types import Face
@@ -98,7 +98,3 @@ def enrol_folder(engine, folder: Path, masked_templates: Sequence[str]) -> Galle
 
     gallery, _ = build_folder_gallery(engine, Path(folder), masked_templates=masked_templates)
     return gallery
-
-
-def enrolment_photos(folder: Path) -> list[tuple[str, Path]]:
-    return [(p.name, photo) for p in sorted(Path(folder).iterdir()) if p.is_dir() for photo in iter_image_files(p)]

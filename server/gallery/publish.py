@@ -55,8 +55,9 @@ def revoked_passes(session: Session, site_id: str) -> list[str]:
     return sorted(str(r) for r in rows)
 
 
-def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEntry]:
-    """Every enrolled photo of the compound's residents, whatever their status.
+def collect_entries(session: Session, site_id: str, pack: str, *, masked: bool = True) -> list[GalleryEntry]:
+    """Every enrolled photo of the compound's residents, whatever their status, and (`masked`) the
+    masked templates painted from them.
 
     Banned and moved-out residents stay in the gallery on purpose: a gate must recognise them to
     refuse them by name rather than treat them as strangers.
@@ -64,7 +65,8 @@ def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEn
     rows = session.execute(
         select(Resident, FacePhoto.embedding, FacePhoto.variant)
         .join(FacePhoto, FacePhoto.resident_id == Resident.id)
-        .where(Resident.site_id == site_id, FacePhoto.pack == pack)
+        .where(Resident.site_id == site_id, FacePhoto.pack == pack,
+               *(() if masked else (FacePhoto.variant == FaceVariant.PLAIN,)))
         .order_by(Resident.id, FacePhoto.id)).all()
     places = placement_of(session, {r.household_id for r, _, _ in rows if r.household_id is not None})
     out = []
@@ -81,12 +83,15 @@ def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEn
 
 class GalleryService:
     def __init__(self, sessions: sessionmaker[Session], publisher: Publisher, signer: LinkSigner, pack: str,
-                 dim_of: Callable[[], int]):
+                 dim_of: Callable[[], int], *, masked_templates: bool = True):
+        """masked_templates: publish them (off while gates older than them are in service: those
+        ignore the row kinds and would hold masked rows to the plain threshold)."""
         self.sessions = sessions
         self.publisher = publisher
         self.signer = signer
         self.pack = pack
         self._dim_of = dim_of
+        self.masked_templates = masked_templates
         self._lock = threading.Lock()  # one build at a time per process: versions stay sequential
 
     def latest(self, session: Session, site_id: str) -> GalleryVersion | None:
@@ -110,7 +115,7 @@ class GalleryService:
         with self.sessions() as s, s.begin():
             if s.get(Site, site_id) is None:
                 raise SiteGone(f"site {site_id} was deleted; its gallery is not published")
-            entries = collect_entries(s, site_id, self.pack)
+            entries = collect_entries(s, site_id, self.pack, masked=self.masked_templates)
             revoked = revoked_passes(s, site_id)
             prev = self.latest(s, site_id)
             dim = entries[0].embedding.shape[0] if entries else self._dim_of()

@@ -135,3 +135,25 @@ def test_the_entry_keeps_the_gates_mask_flag(sessions, uid):
     with sessions() as s:
         got = dict(s.execute(select(Entry.seq, Entry.mask).where(Entry.gate_id == gate)).all())
     assert got == {1: True, 2: False, 3: None}
+
+
+def test_masked_templates_can_be_left_out_of_the_gallery_files(sessions):
+    """For compounds whose gates predate masked templates (server setting gallery_masked_templates)."""
+    import numpy as np
+
+    with sessions.begin() as s:
+        s.add(Site(id="s1", name="S"))
+        s.add(Resident(id="r1", site_id="s1", name="R"))
+        s.flush()
+        plain = FacePhoto(resident_id="r1", pack="p", dim=2, embedding=np.ones(2, "<f4").tobytes())
+        s.add(plain)
+        s.flush()
+        s.add(FacePhoto(resident_id="r1", pack="p", dim=2, embedding=np.zeros(2, "<f4").tobytes(),
+                        variant=FaceVariant.MASKED, parent_id=plain.id))
+    with sessions() as s:
+        assert [e.masked for e in collect_entries(s, "s1", "p")] == [False, True]
+        assert [e.masked for e in collect_entries(s, "s1", "p", masked=False)] == [False]
+    from server.config import load_settings
+
+    assert load_settings(env={}).gallery_masked_templates is True
+    assert load_settings(env={}, gallery_masked_templates=False).gallery_masked_templates is False
