@@ -146,14 +146,19 @@ def full_frame_hog(faces_dir: Path, width: int, height: int, upsample: int = 0) 
     return median_ms(lambda: hog.detect(img), 5)
 
 
-def search_timings(sizes=(1000, 50000, 500000), dim: int = 128, repeats: int = 21) -> dict:
+def search_timings(sizes=(1000, 50000, 500000), dim: int = 128, repeats: int = 21,
+                   rows_per_identity: int = 1) -> dict:
+    """Median ms of one 1:N search over `sizes` identities; rows_per_identity > 1: each identity's
+    extra rows are masked templates (edge/face/masked.py), as enrolment stores them."""
     from edge.face.gallery import Gallery
 
     rng = np.random.default_rng(0)
     out = {}
+    r = rows_per_identity
     for n in sizes:
-        m = rng.standard_normal((n, dim), dtype=np.float32)
-        g = Gallery.from_arrays("bench", [f"id{i}" for i in range(n)], m)
+        m = rng.standard_normal((n * r, dim), dtype=np.float32)
+        g = Gallery.from_arrays("bench", [f"id{i // r}" for i in range(n * r)], m,
+                                masked=[i % r != 0 for i in range(n * r)])
         q = rng.standard_normal(dim).astype(np.float32)
         out[str(n)] = median_ms(lambda g=g, q=q: g.search(q, k=1), repeats)
     return out

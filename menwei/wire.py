@@ -154,6 +154,9 @@ class Person(_Strict):
     score: float | None = Field(default=None, ge=-1.0, le=1.0)
     gallery_version: int | None = Field(default=None, ge=0, le=VERSION_MAX)
     pack: str | None = Field(default=None, max_length=64)
+    # wears a mask (the template that named the person was a masked one); absent = not known, so
+    # payloads from gates before masked templates stay valid
+    mask: bool | None = None
 
 
 class Temperature(_Strict):

@@ -237,7 +237,8 @@ def _gallery_service(settings, sessions, publisher, engine_holder=None):
     api = ApiSettings.from_server(settings)
     signer = LinkSigner(api.resolve_secret(), api.public_url, gate_generations(sessions))
     return GalleryService(sessions, publisher, signer, settings.pack,
-                          lambda: load_manifest(settings.pack).embedding_dim)
+                          lambda: load_manifest(settings.pack).embedding_dim,
+                          masked_templates=settings.gallery_masked_templates)
 
 
 def _client_id(kind: str) -> str:

@@ -109,6 +109,9 @@ class Settings(_Section):
                                "reload) may wait for an offline gate: MQTT 5 message expiry and the "
                                "command's expires_at")
     pack: str = Field("dlib-resnet", description="face model pack for enrolment and district re-match")
+    gallery_masked_templates: bool = Field(
+        True, description="put the masked templates (docs/FACE.md, Masks) in the gallery files; turn off while "
+        "gates older than them are in service (they would hold masked rows to the plain threshold)")
     sqlite_synchronous: str = Field("FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
     trusted_proxies: list[str] = Field(
         default_factory=list,

@@ -69,7 +69,7 @@ class EventFactory:
         return EntryEvent(
             **self._base(seq, now), decision=Decision(d.decision), reasons=list(d.reasons),
             person=Person(resident_id=d.identity, score=None if d.score is None else max(-1.0, min(1.0, d.score)),
-                          gallery_version=gallery_version, pack=self.pack),
+                          gallery_version=gallery_version, pack=self.pack, mask=d.mask),
             temperature=Temperature(celsius=d.temperature_c, status=status,
                                     method=self.thermal_method if d.temperature_c is not None else None),
             face_jpeg=base64.b64encode(face_jpeg).decode() if face_jpeg else None,

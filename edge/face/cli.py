@@ -33,13 +33,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(e)
     e.set_defaults(handler=_embed)
 
+    n = fsub.add_parser("enroll", help="enrol a folder of photos into a gallery file",
+                        description="DIR holds one sub-folder per identity with one or more photos (each with "
+                        "exactly one face). Every photo gives a plain template and masked templates (the face "
+                        "painted with masks, docs/FACE.md \"Masks\"); the gallery file is the one gates load.")
+    n.add_argument("directory", metavar="DIR", type=Path)
+    n.add_argument("--out", required=True, metavar="FILE", type=Path, help="gallery file to write (.npz)")
+    n.add_argument("--plain-only", action="store_true", help="no masked templates")
+    common(n)
+    n.set_defaults(handler=_enroll)
+
     m = fsub.add_parser("match", help="identify faces in probe photos against a folder gallery",
                         description="DIR holds one sub-folder per identity with one or more photos (each with "
                         "exactly one face). PATH is a photo or a folder searched recursively. Every face of every "
                         "probe is listed, largest first; identity is null below the threshold.")
     m.add_argument("--gallery", required=True, metavar="DIR", type=Path)
     m.add_argument("--probe", required=True, metavar="PATH", type=Path)
-    m.add_argument("--threshold", type=float, default=None, help="cosine threshold (default: the pack's)")
+    m.add_argument("--threshold", type=float, default=None,
+                   help="cosine threshold for every match (default: the pack's, one for plain and one for "
+                   "masked templates)")
+    m.add_argument("--plain-only", action="store_true", help="enrol the gallery without masked templates")
     common(m)
     m.set_defaults(handler=_match)
 
@@ -81,11 +94,37 @@ def _embed(args) -> int:
     return 0
 
 
+def _templates(args) -> tuple[str, ...]:
+    from edge.face.masked import ENROL_TEXTURES
+
+    return () if args.plain_only else ENROL_TEXTURES
+
+
+def _enroll(args) -> int:
+    from edge.face.service import build_folder_gallery
+
+    engine = _engine(args)
+    gallery, problems = build_folder_gallery(engine, args.directory, masked_templates=_templates(args))
+    for err in problems:
+        print(f"menwei: {err['image']}: {err['error']['message']}", file=sys.stderr)
+    gallery.save(args.out)
+    masked = sum(gallery.row_masked)
+    report = {"pack": engine.pack, "gallery": str(args.out), "identities": len(gallery.identities),
+              "photos": len(gallery) - masked, "masked_templates": masked, "errors": problems}
+    if args.json:
+        json.dump(report, sys.stdout)
+        print()
+    else:
+        print(f"{args.out}: {report['identities']} identities, {report['photos']} photos, "
+              f"{masked} masked templates ({len(problems)} photos refused)")
+    return 0 if len(gallery) else 1
+
+
 def _match(args) -> int:
     from edge.face.service import build_folder_gallery, match_probes
 
     engine = _engine(args)
-    gallery, gallery_errors = build_folder_gallery(engine, args.gallery)
+    gallery, gallery_errors = build_folder_gallery(engine, args.gallery, masked_templates=_templates(args))
     for err in gallery_errors:
         print(f"menwei: gallery: {err['image']}: {err['error']['message']}", file=sys.stderr)
     from edge.face.image_io import iter_image_files
@@ -95,8 +134,8 @@ def _match(args) -> int:
         task = bar.add_task("match", total=len(probes))
         report = match_probes(engine, gallery, probes, threshold=args.threshold,
                               on_item=lambda: bar.advance(task))
-    report["gallery"] = {"identities": len(gallery.identities), "photos": len(gallery),
-                         "errors": gallery_errors}
+    report["gallery"] = {"identities": len(gallery.identities), "photos": gallery.row_masked.count(False),
+                         "masked_templates": sum(gallery.row_masked), "errors": gallery_errors}
     if args.json:
         json.dump(report, sys.stdout)
         print()
@@ -128,8 +167,9 @@ def _print_match_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"identification (pack {report['pack']}, threshold {report['threshold']:.3f})")
-    for col in ("probe", "bbox", "identity", "score"):
+    t = Table(title=f"identification (pack {report['pack']}, threshold {report['threshold']:.3f}, "
+                    f"masked {report['threshold_masked']:.3f})")
+    for col in ("probe", "bbox", "identity", "score", "mask"):
         t.add_column(col)
     names = [r["probe"] for r in report["results"]]
     root = os.path.dirname(os.path.commonpath(names)) if len(names) > 1 else os.path.dirname(names[0]) if names else ""
@@ -142,5 +182,5 @@ def _print_match_table(report: dict) -> None:
             ident = f["identity"] or "[yellow]unknown[/]"
             if f.get("quality_problems"):
                 ident += f" [dim]({', '.join(f['quality_problems'])})[/]"
-            t.add_row(probe, str(f["bbox"]), ident, score)
+            t.add_row(probe, str(f["bbox"]), ident, score, {True: "yes", False: "no"}.get(f.get("masked"), "-"))
     Console().print(t)

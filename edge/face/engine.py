@@ -36,6 +36,7 @@ class FaceEngine:
         self.runtime = runtime
         self.runtime_paths = dict(paths or {})  # file paths by role, for tools (benchmarks, converters)
         self.threshold = manifest.threshold
+        self.threshold_masked = manifest.threshold_for(masked=True)
         self.limits = manifest.quality
 
     @property
@@ -120,13 +121,23 @@ class FaceEngine:
                             f"{_describe(face, self)})", code=problem)
         return face
 
+    def threshold_of(self, match: Match) -> float:
+        """The open-set threshold a best match must reach: the masked one when its best row is a
+        masked template (the probe is then taken to wear a mask), the plain one otherwise."""
+        return self.threshold_masked if match.masked else self.threshold
+
+    def accepts(self, match: Match | None, threshold: float | None = None) -> bool:
+        if match is None:
+            return False
+        return match.score >= (self.threshold_of(match) if threshold is None else threshold)
+
     def identify(self, image_bgr: np.ndarray, gallery: Gallery, threshold: float | None = None,
                  faces: Sequence[Face] | None = None) -> list[Identification]:
-        """Every face, largest first, with its identity when the best score reaches the threshold."""
+        """Every face, largest first, with its identity when the best score reaches the threshold
+        (threshold_of the best match; a threshold given here applies to both kinds of row)."""
         if gallery.pack != self.pack:
             raise FaceError(f"gallery was made with pack {gallery.pack!r}, engine runs {self.pack!r}",
                             code="pack_mismatch")
-        threshold = self.threshold if threshold is None else threshold
         faces = self.analyse(image_bgr, faces)
         embedded = [f for f in faces if f.embedding is not None]
         best_by_face: dict[int, Match] = {}
@@ -137,7 +148,7 @@ class FaceEngine:
         out = []
         for f in faces:
             best = best_by_face.get(id(f))
-            out.append(Identification(f, best if best and best.score >= threshold else None, best))
+            out.append(Identification(f, best if self.accepts(best, threshold) else None, best))
         return out
 
 

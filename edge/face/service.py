@@ -6,7 +6,7 @@ image becomes an `error` entry with a stable code, never an exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from edge.face import errors
@@ -14,6 +14,7 @@ from edge.face.engine import FaceEngine
 from edge.face.errors import FaceError
 from edge.face.gallery import Gallery
 from edge.face.image_io import iter_image_files, load_image
+from edge.face.masked import ENROL_TEXTURES, masked_embeddings
 
 
 def _no_face_error(path: Path) -> dict:
@@ -49,8 +50,12 @@ def embed_images(engine: FaceEngine, paths: Iterable[Path], *, with_embedding: b
     return {"pack": engine.pack, "results": results}
 
 
-def build_folder_gallery(engine: FaceEngine, directory: Path) -> tuple[Gallery, list[dict]]:
-    """Enrol DIR/<identity>/<photo>...; a photo that fails enrolment is reported, the rest kept."""
+def build_folder_gallery(engine: FaceEngine, directory: Path, *,
+                         masked_templates: Sequence[str] = ENROL_TEXTURES) -> tuple[Gallery, list[dict]]:
+    """Enrol DIR/<identity>/<photo>...; a photo that fails enrolment is reported, the rest kept.
+
+    Each photo gives its plain template and one masked template per texture in masked_templates
+    (edge/face/masked.py; () for plain templates only)."""
     gallery = Gallery(engine.pack, engine.dim)
     problems: list[dict] = []
     if not directory.is_dir():
@@ -58,24 +63,27 @@ def build_folder_gallery(engine: FaceEngine, directory: Path) -> tuple[Gallery, 
     for person in sorted(p for p in directory.iterdir() if p.is_dir()):
         for photo in iter_image_files(person):
             try:
-                face = engine.enrol(load_image(photo), name=str(photo))
+                image = load_image(photo)
+                face = engine.enrol(image, name=str(photo))
             except FaceError as exc:
                 problems.append({"image": str(photo), "identity": person.name, "error": exc.as_dict()})
                 continue
             gallery.add(person.name, face.embedding)
+            for vec in masked_embeddings(engine, image, face, masked_templates):
+                gallery.add(person.name, vec, masked=True)
     return gallery, problems
 
 
 def match_probes(engine: FaceEngine, gallery: Gallery, probes: Iterable[Path], *, threshold: float | None = None,
                  on_item: Callable[[], None] | None = None) -> dict:
-    threshold = engine.threshold if threshold is None else float(threshold)
+    given = None if threshold is None else float(threshold)  # given: one threshold for both kinds
     results = []
     for path in probes:
         entry = {"probe": str(path), "faces": [], "error": None}
         try:
             if len(gallery) == 0:
                 raise FaceError("the gallery is empty: no photo in it could be enrolled", code=errors.EMPTY_GALLERY)
-            idents = engine.identify(load_image(path), gallery, threshold=threshold)
+            idents = engine.identify(load_image(path), gallery, threshold=given)
             if not idents:
                 entry["error"] = _no_face_error(path)
             for ident in idents:
@@ -83,6 +91,7 @@ def match_probes(engine: FaceEngine, gallery: Gallery, probes: Iterable[Path], *
                     "bbox": [int(v) for v in ident.face.bbox],
                     "identity": ident.match.identity if ident.match else None,
                     "score": None if ident.best is None else round(float(ident.best.score), 4),
+                    "masked": None if ident.best is None else ident.best.masked,
                     "quality_problems": list(ident.face.quality.problems) if ident.face.quality else [],
                 })
         except FaceError as exc:
@@ -90,5 +99,6 @@ def match_probes(engine: FaceEngine, gallery: Gallery, probes: Iterable[Path], *
         results.append(entry)
         if on_item:
             on_item()
-    return {"pack": engine.pack, "threshold": threshold, "results": results}
+    return {"pack": engine.pack, "threshold": engine.threshold if given is None else given,
+            "threshold_masked": engine.threshold_masked if given is None else given, "results": results}
 

@@ -105,6 +105,16 @@ class PackManifest(BaseModel):
     embedding_dim: int = Field(gt=0)
     threshold: float = Field(ge=-1.0, le=1.0, description="open-set cosine-similarity threshold")
     threshold_source: str = Field(description="how the threshold was calibrated")
+    # masked probes against masked templates (edge/face/masked.py) score differently from plain
+    # ones, so they get their own open-set threshold; None: the pack has none, masked rows use
+    # `threshold`
+    threshold_masked: float | None = Field(default=None, ge=-1.0, le=1.0,
+                                           description="open-set threshold when the best row is masked")
+    threshold_masked_source: str | None = Field(default=None, description="how threshold_masked was calibrated")
+
+    def threshold_for(self, masked: bool) -> float:
+        """The open-set threshold for a best match on a masked or a plain row."""
+        return self.threshold_masked if masked and self.threshold_masked is not None else self.threshold
     input: InputSpec
     detector_input: DetectorSpec | None = Field(
         default=None, description="input spec of a neural detector (SCRFD, YuNet)"

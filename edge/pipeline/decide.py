@@ -28,9 +28,11 @@ class DecisionStage:
                         attributes=dict(self.gallery.attributes.get(resident_id, {})))
 
     def decide(self, resident_id: str | None, score: float | None, temperatures: list[float],
-               statuses: list[TemperatureStatus], at: datetime, *, liveness: Liveness | None = None) -> Verdict:
+               statuses: list[TemperatureStatus], at: datetime, *, liveness: Liveness | None = None,
+               mask: bool | None = None) -> Verdict:
         """`temperatures`/`statuses`: the track's valid readings (empty = unavailable). `liveness`:
-        the track's thermal liveness (None: no thermal sensor, i.e. not checked)."""
+        the track's thermal liveness (None: no thermal sensor, i.e. not checked); `mask`: whether
+        the face wears one (None: not known)."""
         if temperatures:
             celsius = float(median(temperatures))
             status = TemperatureStatus.FEVER if statuses.count(TemperatureStatus.FEVER) * 2 > len(statuses) \
@@ -39,6 +41,6 @@ class DecisionStage:
             celsius, status = None, TemperatureStatus.UNAVAILABLE
         evidence = Evidence(identity=self.identity(resident_id, score), temperature_c=celsius,
                             temperature_status=status, liveness=liveness or Liveness(live=None),
-                            direction=self.direction, at=at)
+                            direction=self.direction, at=at, mask=mask)
         verdict, self.counters = decide(self.config, evidence, self.counters)
         return verdict

@@ -6,6 +6,8 @@ gallery in one matrix product. `assess` says what the scores so far mean.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from edge.face.engine import FaceEngine
@@ -17,14 +19,15 @@ from edge.pipeline.types import PipelineConfig
 NOBODY = Match(identity="", score=-1.0)  # the best match in an empty gallery
 
 
-def assess(scores: list[Match], threshold: float, cfg: PipelineConfig) -> str:
-    """"match": a score clearly above the threshold; "unknown": `unknown_votes` embeddings all
-    clearly below it; otherwise "uncertain" (embed again on a better frame)."""
+def assess(scores: list[Match], threshold_of: Callable[[Match], float], cfg: PipelineConfig) -> str:
+    """"match": a score clearly above its threshold; "unknown": `unknown_votes` embeddings all
+    clearly below theirs; otherwise "uncertain" (embed again on a better frame). Each match is held
+    to the threshold of its row's kind (a masked template's is stricter)."""
     if not scores:
         return "pending"
-    if max(m.score for m in scores) >= threshold + cfg.confident_margin:
+    if any(m.score >= threshold_of(m) + cfg.confident_margin for m in scores):
         return "match"
-    low = [m for m in scores if m.score < threshold - cfg.unknown_margin]
+    low = [m for m in scores if m.score < threshold_of(m) - cfg.unknown_margin]
     if len(low) >= cfg.unknown_votes and len(low) == len(scores):
         return "unknown"
     return "uncertain"
@@ -56,8 +59,21 @@ class Identifier:
         return self.engine.runtime.embedder.embed(np.stack([g.chip for g in faces]))
 
     def match(self, vectors: np.ndarray) -> list[Match]:
+        """The best match of each vector, with the kind of the row it matched (Match.masked)."""
         if len(self.gallery) == 0:
             # a compound with nobody enrolled yet publishes an empty gallery: everyone is a stranger
             # (the loop crashed on it); a score of -1 is below every threshold
             return [NOBODY] * len(vectors)
         return [m[0] for m in self.gallery.search(vectors, k=1)]
+
+    def threshold_of(self, match: Match) -> float:
+        return self.engine.threshold_of(match)
+
+    def best_of(self, scores: list[Match]) -> Match | None:
+        """The track's strongest match: the furthest above (or least below) its own threshold, so a
+        plain-row match is not outranked by a higher masked-row score that its stricter threshold
+        refuses."""
+        return max(scores, key=lambda m: m.score - self.threshold_of(m), default=None)
+
+    def resident(self, match: Match | None) -> str | None:
+        return match.identity if self.engine.accepts(match) else None

@@ -135,7 +135,7 @@ class GatePipeline:
                 person.embeddings += 1
                 person.last_embedded_frame = index
                 person.scores.append(m)
-                person.identity_state = assess(person.scores, self.identifier.threshold, self.config)
+                person.identity_state = assess(person.scores, self.identifier.threshold_of, self.config)
 
     def _read_temperatures(self, open_: list[tuple[PersonTrack, object]], frame: Frame) -> None:
         if self.thermal is None:
@@ -183,16 +183,19 @@ class GatePipeline:
     def _decide(self, person: PersonTrack, frame: Frame, trigger: str) -> TrackDecision | None:
         if person.decision is not None or not person.scores:
             return None  # never showed a usable face: nothing to decide on
-        best = person.best_match
-        threshold = self.identifier.threshold
-        resident = best.identity if best is not None and best.score >= threshold else None
+        best = self.identifier.best_of(person.scores)
+        resident = self.identifier.resident(best)
         if person.identity_state == "unknown":
             resident = None
+        # a resident's mask: the kind of template that named them; unknown for strangers, whose
+        # best row says little (plain strangers' best rows were masked ones in masked_bench)
+        mask = best.masked if resident is not None else None
         temps = [r.celsius for r in person.readings]
         statuses = [TemperatureStatus(r.status) for r in person.readings]
         at = self.start + timedelta(seconds=frame.timestamp)
         liveness = None if self.thermal is None else track_liveness(person.liveness)
-        verdict = self.decider.decide(resident, best.score if best else None, temps, statuses, at, liveness=liveness)
+        verdict = self.decider.decide(resident, best.score if best else None, temps, statuses, at,
+                                      liveness=liveness, mask=mask)
         now = time.perf_counter()
         reasons = tuple(str(r) for r in verdict.reasons)
         if trigger == "timeout" and "timeout" not in reasons:
@@ -207,7 +210,7 @@ class GatePipeline:
             temperature_c=None if not temps else round(float(median(temps)), 2),
             temperature_status=str(statuses[0]) if statuses else
             (str(last.status) if last is not None else str(TemperatureStatus.UNAVAILABLE)),
-            embeddings=person.embeddings, trigger=trigger, box=person.last_box,
+            embeddings=person.embeddings, trigger=trigger, box=person.last_box, mask=mask,
             last_seen_frame=person.last_frame if person.last_box is not None else None)
         person.decision = decision
         self.decisions.append(decision)

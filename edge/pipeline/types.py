@@ -44,6 +44,7 @@ class TrackDecision:
     # the frame `box` comes from: a track decided after it was lost (timeout, track_lost) was last
     # seen frames before decided_frame, so whoever checks the box against a scene looks there
     last_seen_frame: int | None = None
+    mask: bool | None = None  # wears a mask (the named resident's best row was masked); None = not known
 
     def as_json(self) -> dict:
         """The `menwei edge replay --json` contract for one decision (exactly these keys)."""

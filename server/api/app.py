@@ -42,7 +42,8 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
     def dim_of() -> int:
         return engine.get().dim if engine.loaded else load_manifest(settings.pack).embedding_dim
 
-    gallery = GalleryService(session_factory, publisher, signer, settings.pack, dim_of)
+    gallery = GalleryService(session_factory, publisher, signer, settings.pack, dim_of,
+                             masked_templates=settings.gallery_masked_templates)
     state = AppState(
         settings=settings,
         sessions=session_factory,

@@ -22,6 +22,8 @@ class ApiSettings(BaseModel):
     public_url: str = "http://127.0.0.1:8080"
     # Face-engine pack used for enrolment and galleries.
     pack: str = "dlib-resnet"
+    # publish masked templates in gallery files (server/config.py: gallery_masked_templates)
+    gallery_masked_templates: bool = True
     # Daily figures are per local calendar day of the compounds.
     timezone: str = "Asia/Shanghai"
     # Body limits, enforced before authentication and parsing (server/api/limits.py): JSON and
@@ -58,6 +60,7 @@ class ApiSettings(BaseModel):
             token_ttl_minutes=cfg.token_minutes,
             public_url=(cfg.public_url or f"http://{cfg.listen}").rstrip("/"),
             pack=cfg.pack,
+            gallery_masked_templates=cfg.gallery_masked_templates,
             command_ttl_s=cfg.command_ttl_s,
             control_levels=cfg.control_levels,
         )

@@ -61,6 +61,14 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
 
 
 # ---------------------------------------------------------------------------------- enumerations
+class FaceVariant(StrEnum):
+    """What a face_photos row's embedding is: the photo's face, or that face painted with a mask
+    at enrolment (edge/face/masked.py), which masked probes are matched against."""
+
+    PLAIN = "plain"
+    MASKED = "masked"
+
+
 class ResidentStatus(StrEnum):
     RESIDENT = "resident"
     TENANT = "tenant"
@@ -236,7 +244,8 @@ class FacePhoto(Base):
     """An enrolment photo's face crop and its embedding for one model pack.
 
     Embeddings are float32 little-endian bytes (``numpy.ndarray.tobytes()``), L2-normalised; they
-    leave the server only inside a compound's gallery file.
+    leave the server only inside a compound's gallery file. A `masked` row is a masked template of
+    its `parent` plain row (no crop of its own) and goes when the parent goes.
     """
 
     __tablename__ = "face_photos"
@@ -251,6 +260,9 @@ class FacePhoto(Base):
     source_name: Mapped[str | None] = mapped_column(String(255))
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    variant: Mapped[FaceVariant] = mapped_column(_enum(FaceVariant, "face_variant"), default=FaceVariant.PLAIN,
+                                                 server_default=FaceVariant.PLAIN.value)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("face_photos.id", ondelete="CASCADE"), index=True)
 
     resident: Mapped[Resident] = relationship(back_populates="photos")
 
@@ -416,6 +428,9 @@ class Entry(Base):
     temperature_c: Mapped[float | None] = mapped_column(Float)
     temperature_status: Mapped[str] = mapped_column(String(16), default="unavailable")
     temperature_method: Mapped[str | None] = mapped_column(String(64))
+    # the gate's `person.mask`: a masked template named the person; None = not known (strangers,
+    # gates before masked templates)
+    mask: Mapped[bool | None] = mapped_column(Boolean)
     # decoded JPEG bytes; deferred so list queries never drag crops along
     face_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     face_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -27,6 +27,7 @@ class GalleryEntry:
     valid_until: datetime | None = None
     display: dict = field(default_factory=dict)  # e.g. {"name", "household", "unit", "building"}
     schedule: dict | None = None  # weekly access schedule (edge/policy/schedule.py); None = any time
+    masked: bool = False  # a masked template (edge/face/masked.py), not the photo's own face
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def _iso(v: datetime | None) -> str | None:
 def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEntry],
                   revoked_passes: Iterable[str] = ()) -> BuiltGallery:
     # same set of rows → same bytes (and sha256), whatever order the database returned them in
-    entries = sorted(entries, key=lambda e: (e.resident_id, np.asarray(e.embedding, np.float32).tobytes()))
+    entries = sorted(entries, key=lambda e: (e.resident_id, e.masked, np.asarray(e.embedding, np.float32).tobytes()))
     ids = [e.resident_id for e in entries]
     matrix = (np.stack([np.asarray(e.embedding, np.float32).reshape(-1) for e in entries])
               if entries else np.zeros((0, dim), np.float32))
@@ -60,7 +61,8 @@ def build_gallery(pack: str, dim: int, version: int, entries: Iterable[GalleryEn
             **e.display,
         }
     if ids:
-        g = Gallery.from_arrays(pack, ids, matrix, version=version, attributes=attributes)
+        g = Gallery.from_arrays(pack, ids, matrix, version=version, attributes=attributes,
+                                masked=[e.masked for e in entries])
     else:
         # Gallery.from_arrays cannot reshape an empty matrix; an empty compound still gets a
         # file (so its gates drop residents who were all removed) that says which dimension it is

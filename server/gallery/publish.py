@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from menwei.wire import Channel, GalleryAnnouncement
 from server.api.broker import BrokerUnavailable, Publisher, publish_channel
 from server.db.constraints import Violation, violation_of
-from server.db.models import FacePhoto, GalleryVersion, Gate, Resident, Site, VisitorPass
+from server.db.models import FacePhoto, FaceVariant, GalleryVersion, Gate, Resident, Site, VisitorPass
 from server.db.types import utcnow
 from server.gallery.build import GalleryEntry, build_gallery
 from server.gallery.links import LinkSigner
@@ -55,38 +55,43 @@ def revoked_passes(session: Session, site_id: str) -> list[str]:
     return sorted(str(r) for r in rows)
 
 
-def collect_entries(session: Session, site_id: str, pack: str) -> list[GalleryEntry]:
-    """Every enrolled photo of the compound's residents, whatever their status.
+def collect_entries(session: Session, site_id: str, pack: str, *, masked: bool = True) -> list[GalleryEntry]:
+    """Every enrolled photo of the compound's residents, whatever their status, and (`masked`) the
+    masked templates painted from them.
 
     Banned and moved-out residents stay in the gallery on purpose: a gate must recognise them to
     refuse them by name rather than treat them as strangers.
     """
     rows = session.execute(
-        select(Resident, FacePhoto.embedding)
+        select(Resident, FacePhoto.embedding, FacePhoto.variant)
         .join(FacePhoto, FacePhoto.resident_id == Resident.id)
-        .where(Resident.site_id == site_id, FacePhoto.pack == pack)
+        .where(Resident.site_id == site_id, FacePhoto.pack == pack,
+               *(() if masked else (FacePhoto.variant == FaceVariant.PLAIN,)))
         .order_by(Resident.id, FacePhoto.id)).all()
-    places = placement_of(session, {r.household_id for r, _ in rows if r.household_id is not None})
+    places = placement_of(session, {r.household_id for r, _, _ in rows if r.household_id is not None})
     out = []
-    for r, emb in rows:
+    for r, emb, variant in rows:
         display = {"name": r.name, **places.get(r.household_id, {})} if r.household_id else {"name": r.name}
         valid_from, valid_until = r.valid_from, r.valid_until
         if r.status == "quarantine":
             display["quarantine_from"] = r.quarantine_from.isoformat() if r.quarantine_from else None
             display["quarantine_until"] = r.quarantine_until.isoformat() if r.quarantine_until else None
         out.append(GalleryEntry(r.id, np.frombuffer(emb, dtype="<f4"), str(r.status.value), valid_from,
-                                valid_until, display, r.schedule))
+                                valid_until, display, r.schedule, variant == FaceVariant.MASKED))
     return out
 
 
 class GalleryService:
     def __init__(self, sessions: sessionmaker[Session], publisher: Publisher, signer: LinkSigner, pack: str,
-                 dim_of: Callable[[], int]):
+                 dim_of: Callable[[], int], *, masked_templates: bool = True):
+        """masked_templates: publish them (off while gates older than them are in service: those
+        ignore the row kinds and would hold masked rows to the plain threshold)."""
         self.sessions = sessions
         self.publisher = publisher
         self.signer = signer
         self.pack = pack
         self._dim_of = dim_of
+        self.masked_templates = masked_templates
         self._lock = threading.Lock()  # one build at a time per process: versions stay sequential
 
     def latest(self, session: Session, site_id: str) -> GalleryVersion | None:
@@ -110,7 +115,7 @@ class GalleryService:
         with self.sessions() as s, s.begin():
             if s.get(Site, site_id) is None:
                 raise SiteGone(f"site {site_id} was deleted; its gallery is not published")
-            entries = collect_entries(s, site_id, self.pack)
+            entries = collect_entries(s, site_id, self.pack, masked=self.masked_templates)
             revoked = revoked_passes(s, site_id)
             prev = self.latest(s, site_id)
             dim = entries[0].embedding.shape[0] if entries else self._dim_of()

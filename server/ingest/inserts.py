@@ -31,7 +31,7 @@ def _entry_row(acc: AcceptedEntry, rec: Reconciled) -> dict:
         "direction": e.direction.value, "decision": e.decision.value, "reasons": list(e.reasons),
         "resident_id": rec.resident_id, "household_id": rec.household_id, "unit_id": rec.unit_id,
         "matched_by": rec.matched_by, "score": e.person.score if rec.resident_id else None, "gallery_version": e.person.gallery_version,
-        "pack": e.person.pack, "temperature_c": e.temperature.celsius,
+        "pack": e.person.pack, "mask": e.person.mask, "temperature_c": e.temperature.celsius,
         "temperature_status": e.temperature.status.value, "temperature_method": e.temperature.method,
         "face_jpeg": acc.face_jpeg,  # decoded by validate.parse (a third smaller than base64)
         "face_purged_at": None, "rematched_at": None,
@@ -44,14 +44,14 @@ def _entry_row(acc: AcceptedEntry, rec: Reconciled) -> dict:
 
 
 # PostgreSQL: one INSERT … SELECT FROM unnest(arrays) per batch. A multi-row VALUES statement with
-# 28 parameters per row spends most of its time in client-side query parsing (14,000 placeholders
-# for 500 rows); column arrays are 28 parameters whatever the batch size.
+# 29 parameters per row spends most of its time in client-side query parsing (14,500 placeholders
+# for 500 rows); column arrays are 29 parameters whatever the batch size.
 _PG_TYPES = {
     "event_id": "uuid[]", "site_id": "text[]", "gate_id": "text[]", "seq": "bigint[]",
     "captured_at": "timestamptz[]", "received_at": "timestamptz[]", "direction": "text[]",
     "decision": "text[]", "reasons": "json[]", "resident_id": "text[]", "household_id": "int[]",
     "unit_id": "int[]", "matched_by": "text[]", "score": "float8[]", "gallery_version": "int[]",
-    "pack": "text[]", "temperature_c": "float8[]", "temperature_status": "text[]",
+    "pack": "text[]", "mask": "bool[]", "temperature_c": "float8[]", "temperature_status": "text[]",
     "temperature_method": "text[]", "face_jpeg": "bytea[]", "face_purged_at": "timestamptz[]",
     "rematched_at": "timestamptz[]", "track": "json[]", "override": "json[]", "visitor_pass_id": "uuid[]",
     "pass_host_resident_id": "text[]", "pass_refused": "text[]", "has_alert": "bool[]",

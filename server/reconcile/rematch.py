@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from server.db.models import Alert, AlertKind, Entry, FacePhoto, MatchedBy, Resident
+from server.db.models import Alert, AlertKind, Entry, FacePhoto, FaceVariant, MatchedBy, Resident
 from server.db.types import utcnow
 from server.reconcile.inline import load_residents
 from server.reconcile.rules import cross_compound_violation
@@ -127,11 +127,13 @@ class Rematcher:
                                     .join(Resident, Resident.id == FacePhoto.resident_id)
                                     .where(FacePhoto.pack == pack)).one())
         if key != self._gallery_key or self._gallery is None:
-            rows = session.execute(select(FacePhoto.resident_id, FacePhoto.embedding, FacePhoto.dim)
+            rows = session.execute(select(FacePhoto.resident_id, FacePhoto.embedding, FacePhoto.dim,
+                                          FacePhoto.variant)
                                    .where(FacePhoto.pack == pack).order_by(FacePhoto.id)).all()
             if rows:
                 matrix = np.stack([np.frombuffer(r.embedding, dtype="<f4", count=r.dim) for r in rows])
-                self._gallery = Gallery.from_arrays(pack, [r.resident_id for r in rows], matrix)
+                self._gallery = Gallery.from_arrays(pack, [r.resident_id for r in rows], matrix,
+                                                    masked=[r.variant == FaceVariant.MASKED for r in rows])
             else:
                 self._gallery = None
             self._gallery_key = key
@@ -172,7 +174,7 @@ class Rematcher:
             if gallery is None or len(gallery) == 0:
                 return self._finish(RematchResult(entry_id, None, None, "no_gallery"))
             best = gallery.search(np.asarray(embedding, np.float32)[None, :], 1)[0][0]
-            if best.score < engine.threshold:
+            if not engine.accepts(best):  # a masked row's best match needs the masked threshold
                 return self._finish(RematchResult(entry_id, None, float(best.score), "below_threshold"))
             self._apply(session, entry, best.identity, float(best.score))
             self.matched += 1

@@ -28,6 +28,8 @@ class EnrolResult:
     message: str | None = None
     quality: dict | None = None
     crop_jpeg: bytes | None = None  # the face with a margin, small: what a reviewer needs to see
+    # (k, d) float32: the face painted with each enrolment mask texture (edge/face/masked.py)
+    masked_embeddings: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,7 @@ class EngineHolder:
 
     def enrol_bytes(self, data: bytes, name: str) -> EnrolResult:
         from edge.face.image_io import decode_image
+        from edge.face.masked import masked_embeddings
 
         try:
             check_image_header(data, name)  # before the engine loads and before any decoding
@@ -75,11 +78,12 @@ class EngineHolder:
             image = decode_image(data, name)
             with self._run_lock:
                 face = engine.enrol(image, name=name)
+                masked = masked_embeddings(engine, image, face)
         except FaceError as exc:
             return EnrolResult(None, exc.code, exc.message)
         return EnrolResult(np.asarray(face.embedding, np.float32),
                            quality=face.quality.as_dict() if face.quality else None,
-                           crop_jpeg=face_crop_jpeg(image, face.bbox))
+                           crop_jpeg=face_crop_jpeg(image, face.bbox), masked_embeddings=masked)
 
 
 def check_image_header(data: bytes, name: str, max_pixels: int | None = None) -> tuple[int, int]:

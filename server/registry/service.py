@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from menwei.errors import MenweiError
-from server.db.models import Building, FacePhoto, Household, Resident, ResidentStatus, Site, Unit
+from server.db.models import Building, FacePhoto, FaceVariant, Household, Resident, ResidentStatus, Site, Unit
 from server.db.types import utcnow
 from server.registry.faces import EnrolResult
 
@@ -128,5 +128,11 @@ def store_photo(session: Session, resident_id: str, result: EnrolResult, pack: s
     photo = FacePhoto(resident_id=resident_id, pack=pack, dim=int(vec.shape[0]), embedding=vec.tobytes(),
                       crop_jpeg=result.crop_jpeg, source_name=source_name[:255], quality=result.quality)
     session.add(photo)
+    session.flush()
+    # its masked templates: same source name (a re-import replaces them with it), no crop of their own
+    masked = () if result.masked_embeddings is None else np.asarray(result.masked_embeddings, dtype="<f4")
+    for m in masked:
+        session.add(FacePhoto(resident_id=resident_id, pack=pack, dim=int(m.shape[0]), embedding=m.tobytes(),
+                              source_name=photo.source_name, variant=FaceVariant.MASKED, parent_id=photo.id))
     session.flush()
     return photo

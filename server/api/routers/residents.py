@@ -15,7 +15,7 @@ from server.api.bounds import Int32, Int64
 from server.api.deps import Ctx, RegistryRead, RegistryWrite
 from server.api.errors import ErrorBody
 from server.audit import record
-from server.db.models import FacePhoto, Resident, ResidentStatus, Site
+from server.db.models import FacePhoto, FaceVariant, Resident, ResidentStatus, Site
 from server.registry.service import (
     Conflict,
     InvalidInput,
@@ -133,7 +133,8 @@ def _out(r: Resident, places: dict[int, dict], photos: int) -> ResidentOut:
 def _photo_counts(ctx: Ctx, ids: list[str]) -> dict[str, int]:
     if not ids:
         return {}
-    rows = ctx.s.execute(select(FacePhoto.resident_id, func.count()).where(FacePhoto.resident_id.in_(ids))
+    rows = ctx.s.execute(select(FacePhoto.resident_id, func.count()).where(FacePhoto.resident_id.in_(ids),
+                                                                       FacePhoto.variant == FaceVariant.PLAIN)
                          .group_by(FacePhoto.resident_id)).all()
     return dict(rows)
 
@@ -316,7 +317,9 @@ def upload_photos(resident_id: str, file: Annotated[list[UploadFile], File(descr
 @router.get("/residents/{resident_id}/photos", response_model=list[PhotoOut])
 def list_photos(resident_id: str, ctx: RegistryRead) -> list[PhotoOut]:
     r = _resident(ctx, resident_id)
-    rows = ctx.s.scalars(select(FacePhoto).where(FacePhoto.resident_id == r.id).order_by(FacePhoto.id)).all()
+    # the photos themselves; their masked templates are internal (they go with them)
+    rows = ctx.s.scalars(select(FacePhoto).where(FacePhoto.resident_id == r.id, FacePhoto.variant == FaceVariant.PLAIN)
+                         .order_by(FacePhoto.id)).all()
     out = [PhotoOut(id=p.id, pack=p.pack, source_name=p.source_name, quality=p.quality, created_at=p.created_at)
            for p in rows]
     record(ctx.s, ctx.actor, "read", "face_photo", None, r.site_id, {"resident_id": r.id, "count": len(out)})
@@ -341,9 +344,9 @@ def get_photo(resident_id: str, photo_id: Int32, ctx: RegistryRead) -> Response:
 def delete_photo(resident_id: str, photo_id: Int32, ctx: RegistryWrite) -> Response:
     r = _resident(ctx, resident_id)
     p = ctx.s.get(FacePhoto, photo_id)
-    if p is None or p.resident_id != r.id:
+    if p is None or p.resident_id != r.id or p.variant != FaceVariant.PLAIN:
         raise NotFound(f"photo {photo_id} not found")
-    ctx.s.delete(p)
+    ctx.s.delete(p)  # its masked templates go with it (parent_id ON DELETE CASCADE)
     record(ctx.s, ctx.actor, "delete", "face_photo", photo_id, r.site_id, {"resident_id": r.id})
     ctx.s.commit()
     ctx.app.republisher.mark(r.site_id)
