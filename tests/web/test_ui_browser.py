@@ -5,7 +5,7 @@ manager at their screens. Screenshots of each page go to test-artefacts/web/."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -257,3 +257,53 @@ def test_the_server_stops_promptly_while_a_guard_screen_is_live(compound):
         compound.proc.terminate()
         assert compound.proc.wait(20) == 0
         assert time.monotonic() - t0 < 10
+
+
+def test_an_officer_locks_the_compound_down_and_the_guard_sees_a_visitor_refused(
+        compound, browser, tmp_path, faces_dir, face_engine):
+    from tests.agent.pass_kit import write_pass_video
+
+    officer_ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      viewport={"width": 1280, "height": 900})
+    officer = officer_ctx.new_page()
+    _login(officer, compound.url, compound.users["community_officer"])
+    officer.click("#nav a[data-route=dashboard]")
+    officer.wait_for_selector("#level-form:not([hidden])")
+    officer.select_option("#level-form select[name=level]", "lockdown")
+    officer.fill("#level-form input[name=reason]", "区疫情防控指挥部通知：3 号楼出现病例")
+    officer.click("#level-form button[type=submit]")
+    officer.wait_for_selector("#level-now:has-text('封闭管理')")
+    shot(officer, "officer-sets-lockdown-zh")
+    officer_ctx.close()
+
+    guard_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    guard = guard_ctx.new_page()
+    _login(guard, compound.url, compound.users["guard"])
+    guard.wait_for_selector(f".level.lockdown[data-site='{compound.site}']:has-text('residents only')")
+
+    # a visitor pass the office issued yesterday, for a resident: valid, but the compound is locked
+    token = _token(compound.url, compound.users["community_officer"])
+    headers = {"Authorization": f"Bearer {token}"}
+    now = datetime.now(UTC)
+    r = httpx.post(f"{compound.url}/api/v1/sites/{compound.site}/passes", headers=headers,
+                   json={"host_resident_id": "obama", "valid_from": (now - timedelta(hours=20)).isoformat(),
+                         "valid_until": (now + timedelta(hours=4)).isoformat()})
+    assert r.status_code == 201, r.text
+    public_key = httpx.get(f"{compound.url}/api/v1/passes/public-key", headers=headers).json()["public_key"]
+    video = write_pass_video(tmp_path / "visitor.avi", {r.json()["token"]: (3.0, 5.0)}, seconds=7.0)
+    gate = RunningGate(tmp_path, faces_dir, compound.site, compound.gate, compound.mqtt_url, face_engine,
+                       video=video, passes={"public_key": public_key}, thermal={"sensor": "none"}).start()
+    try:
+        refused = guard.wait_for_selector("#decisions li.decision.denied:has-text('pass refused: lockdown')",
+                                          timeout=60_000)
+        assert refused.query_selector(".name").text_content() == "visitor of obama"
+        shot(guard, "guard-lockdown-visitor-refused")
+    finally:
+        gate.stop()
+    assert not any(a.cause == "visitor_pass" for a in gate.agent.door.actuations)  # the door stayed shut
+    with compound.sessions()() as s:
+        (entry,) = s.scalars(select(Entry).where(Entry.gate_id == compound.gate)).all()
+        assert (entry.decision, entry.reasons, entry.pass_refused) == ("denied", ["pass_lockdown"], "lockdown")
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "set_control_level")).one()
+        assert audit.username == compound.users["community_officer"] and audit.detail["to"] == "lockdown"
+    guard_ctx.close()

@@ -118,13 +118,13 @@ class RunningGate:
     """A GateAgent playing `scene` in real time into the server's broker (dry-run door)."""
 
     def __init__(self, tmp: Path, faces_dir: Path, site: str, gate: str, mqtt_url: str, face_engine,
-                 scene: str = "demo"):
+                 scene: str = "demo", video: Path | None = None, **extra):
         from edge.agent.agent import GateAgent
         from edge.agent.config import load_gate_config
 
-        video = walkup_video(tmp, faces_dir, scene)
+        video = video or walkup_video(tmp, faces_dir, scene)
         cfg = load_gate_config(gate_file(tmp, site, gate, str(video), mqtt_url, faces_dir,
-                                         camera={"realtime": True}))
+                                         camera={"realtime": True}, **extra))
         self.agent = GateAgent(cfg, engine=face_engine)
         self._rc: dict = {}
         self.thread = threading.Thread(target=lambda: self._rc.setdefault("rc", self.agent.run()), name="agent")

@@ -77,6 +77,7 @@ function fmtTime(iso) {
 
 function personName(e) {
   if (e.resident_name) return e.resident_name;
+  if (e.visitor_pass_id) return t("visitor_of", { host: e.pass_host_resident_id || "?" });
   if (e.person_outside_scope) return t("outside_scope");
   return e.resident_id || t("unknown");
 }
@@ -302,8 +303,20 @@ async function loadGateAlerts() {
     : [el("li", { class: "muted" }, t("nothing"))]));
 }
 
+// the compound's control level, on every guard's screen (lockdown changes who may enter)
+async function loadLevels() {
+  const box = $("levels");
+  if (!box) return;
+  const sites = await api("/sites");
+  box.replaceChildren(...sites.filter((s) => s.control_level !== "normal").map((s) =>
+    el("div", { class: `level ${s.control_level}`, "data-site": s.id },
+      el("strong", {}, `${s.name || s.id}: ${t(`level_${s.control_level}`)}`),
+      el("span", {}, t(`level_${s.control_level}_rules`)))));
+}
+
 function renderGate(view) {
   view.replaceChildren($("t-gate").content.cloneNode(true));
+  loadLevels().catch(() => {});
   const feed = $("decisions");
   const queue = $("queue");
   const state = $("live-state");
@@ -333,6 +346,7 @@ function renderGate(view) {
   // online state and door state change without entries: refresh the tiles now and then
   const timer = setInterval(() => {
     api("/gates").then((gates) => { app.gates = new Map(gates.map((g) => [g.id, g])); renderTiles(); }).catch(() => {});
+    loadLevels().catch(() => {});
   }, 5000);
   app.cleanup.push(stop, () => clearInterval(timer));
 }
@@ -451,6 +465,7 @@ function renderDashboard(view) {
   api("/sites").then((list) => { for (const s of list) form.site.append(el("option", { value: s.id }, s.name || s.id)); })
     .catch(() => {});
   form.day.value = localDate(new Date());
+  setupLevelForm(form);
   const load = async () => {
     // the browser's own days and hours, so the chart's "today" is the date shown beside it
     const q = new URLSearchParams({ tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" });
@@ -481,6 +496,35 @@ function renderDashboard(view) {
   load();
   const timer = setInterval(load, 30000);
   app.cleanup.push(() => clearInterval(timer));
+}
+
+// an officer sets her compound's level (a compound must be chosen: the level is per compound)
+function setupLevelForm(filters) {
+  const form = $("level-form");
+  if (!can("control.set")) return;
+  const show = async () => {
+    const site = filters.site.value || (app.me.sites && app.me.sites.length === 1 ? app.me.sites[0] : "");
+    form.hidden = !site;
+    if (!site) return;
+    form.dataset.site = site;
+    const now = await api(`/sites/${encodeURIComponent(site)}/control-level`);
+    form.level.value = now.level;
+    $("level-now").textContent = `${site}: ${t(`level_${now.level}`)}`
+      + (now.set_by ? ` (${now.set_by}, ${fmtTime(now.set_at)})` : "");
+  };
+  filters.site.addEventListener("change", () => show().catch(() => {}));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("level-error").textContent = "";
+    try {
+      const out = await api(`/sites/${encodeURIComponent(form.dataset.site)}/control-level`,
+                            { method: "PUT", json: { level: form.level.value, reason: form.reason.value } });
+      form.reason.value = "";
+      const sent = out.gates.filter((g) => g.published).length;
+      $("level-now").textContent = `${out.site_id}: ${t(`level_${out.level}`)} — ${t("level_sent", { n: sent, of: out.gates.length })}`;
+    } catch (e) { $("level-error").textContent = t("error", { msg: e.message }); }
+  });
+  show().catch(() => {});
 }
 
 // ------------------------------------------------------------------ devices (property companies)
