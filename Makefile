@@ -21,10 +21,12 @@ install: $(STAMP)
 models: $(STAMP)
 	$(VENV)/bin/menwei models build dlib-resnet
 
-# Debian's Chromium for the gate page's browser test (Playwright drives it; its own browser
-# download is never used). Idempotent: nothing happens once chromium is installed.
+# Debian's Chromium for the browser tests (Playwright drives it; its own browser download is
+# never used), and a small CJK font so the Chinese pages' screenshots show Chinese, not boxes.
+# Idempotent: nothing happens once both are installed.
 browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v chromium >/dev/null && fc-list | grep -qi "wenquanyi" || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)
 
 test: models browser
 	$(VENV)/bin/ruff check .
