@@ -127,11 +127,14 @@ def assess(frame: ThermalFrame | None, box: tuple[float, float, float, float],
     ref = float(ranked[n // 2]) if n % 2 else float(ranked[n // 2 - 1] + ranked[n // 2]) / 2
     if canthi is not None and np.all(np.isfinite(np.asarray(canthi, dtype=np.float64))):
         # one window over both inner canthi: they flank the nose bridge, and at a few pixels per
-        # centimetre their two hot spots blur into one between them
+        # centimetre their two hot spots blur into one between them. The eye band counts too:
+        # landmarks mapped through the registration can miss the spot by a pixel or two (a live
+        # walker in the demo failed 2 of 3 frames so), and a flat attack has no hot spot in either
         r = max(1.0, cfg.canthus_radius * w)
         pts = np.asarray(canthi, dtype=np.float64).reshape(-1, 2)
-        eye = img[_slice(pts[:, 1].min() - r, pts[:, 1].max() + r, H),
-                  _slice(pts[:, 0].min() - r, pts[:, 0].max() + r, W)].ravel()
+        eye = np.concatenate([img[_slice(pts[:, 1].min() - r, pts[:, 1].max() + r, H),
+                                  _slice(pts[:, 0].min() - r, pts[:, 0].max() + r, W)].ravel(),
+                              img[_slice(*_rows(y, h, cfg.eye_band), H), cols].ravel()])
     else:
         eye = img[_slice(*_rows(y, h, cfg.eye_band), H), cols].ravel()
     if eye.size >= 2:

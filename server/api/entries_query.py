@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from menwei.errors import MenweiError
 from menwei.wire import Decision
@@ -72,16 +72,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise BadCursor("invalid cursor: pass next_cursor from the previous page unchanged") from None
 
 
+Host = aliased(Resident)  # a visitor pass's host, named on the entry of the visit
+
 COLUMNS = (Entry.id, Entry.event_id, Entry.site_id, Entry.gate_id, Entry.seq, Entry.captured_at,
            Entry.direction, Entry.decision, Entry.reasons, Entry.resident_id, Entry.household_id,
            Entry.matched_by, Entry.score, Entry.temperature_c, Entry.temperature_status, Entry.has_alert,
            Entry.visitor_pass_id, Entry.pass_host_resident_id, Entry.pass_refused,
-           Resident.name.label("resident_name"), Resident.site_id.label("resident_site_id"))
+           Resident.name.label("resident_name"), Resident.site_id.label("resident_site_id"),
+           Host.name.label("pass_host_name"), Host.site_id.label("pass_host_site_id"))
 
 
 def entries_query(f: EntryFilters, who: Principal) -> Select:
     """Rows newest first; the caller's scope is applied here, never left to the handler."""
-    q = select(*COLUMNS).outerjoin(Resident, Resident.id == Entry.resident_id)
+    q = (select(*COLUMNS).outerjoin(Resident, Resident.id == Entry.resident_id)
+         .outerjoin(Host, Host.id == Entry.pass_host_resident_id))
     if f.site is not None:
         q = q.where(Entry.site_id == f.site)
     elif who.sites is not None:

@@ -52,6 +52,7 @@ class EntryItem(BaseModel):
     # compound's passes only), the gate's refusal code (None: it opened)
     visitor_pass_id: str | None = None
     pass_host_resident_id: str | None = None
+    pass_host_name: str | None = None
     pass_refused: str | None = None
     alerts: list[AlertRef]
     # the face matched a person registered in a compound outside the caller's scope (district
@@ -91,9 +92,15 @@ def _person(who: Principal, resident_id, resident_name, household_id, resident_s
             "person_outside_scope": False}
 
 
-def _pass(r) -> dict:
+def _pass(r, who: Principal) -> dict:
+    # the host is the server's record of this compound's pass (server/reconcile/passes.py); a name
+    # is shown only to callers who see the host's compound
+    host_name = getattr(r, "pass_host_name", None)
+    if host_name is not None and not who.sees(getattr(r, "pass_host_site_id", None) or ""):
+        host_name = None
     return {"visitor_pass_id": str(r.visitor_pass_id) if r.visitor_pass_id else None,
-            "pass_host_resident_id": r.pass_host_resident_id, "pass_refused": r.pass_refused}
+            "pass_host_resident_id": r.pass_host_resident_id, "pass_host_name": host_name,
+            "pass_refused": r.pass_refused}
 
 
 def _item(r, alerts: dict[int, list[dict]], who: Principal) -> dict:
@@ -104,7 +111,7 @@ def _item(r, alerts: dict[int, list[dict]], who: Principal) -> dict:
         **_person(who, r.resident_id, r.resident_name, r.household_id, r.resident_site_id),
         "matched_by": getattr(r.matched_by, "value", r.matched_by),
         "score": r.score, "temperature_c": r.temperature_c, "temperature_status": r.temperature_status,
-        **_pass(r), "alerts": alerts.get(r.id, []),
+        **_pass(r, who), "alerts": alerts.get(r.id, []),
     }
 
 
@@ -209,7 +216,7 @@ def get_entry(event_id: str, ctx: EntriesRead) -> EntryDetail:
         event_id=str(e.event_id), site_id=e.site_id, gate_id=e.gate_id, seq=e.seq, captured_at=e.captured_at,
         direction=e.direction, decision=e.decision, reasons=list(e.reasons or []), **shown,
         matched_by=getattr(e.matched_by, "value", e.matched_by), score=e.score, temperature_c=e.temperature_c,
-        temperature_status=e.temperature_status, **_pass(e), alerts=alerts.get(e.id, []), received_at=e.received_at,
+        temperature_status=e.temperature_status, **_pass(e, ctx.who), alerts=alerts.get(e.id, []), received_at=e.received_at,
         **places.get(hh, {}), gallery_version=e.gallery_version, pack=e.pack,
         temperature_method=e.temperature_method, track=e.track, override=e.override, has_face=bool(has_face))
     record(ctx.s, ctx.actor, "read", "entry", str(e.event_id), e.site_id)
