@@ -1,10 +1,9 @@
-"""`menwei demo`: the main job on embedded defaults.
+"""`menwei demo`: the whole system on one machine (menwei/demo_system.py), or with --photos the
+face engine alone on still photographs.
 
-It runs the face engine alone on still photographs: enrol the train folders of the test
-photographs, identify the test photos, print a table (the whole system, gate and server, in one
-command is the "Web UI" issue's `make demo`). Where
-that folder is absent it builds a small open-set demo from the images shipped in the installed
-insightface package (faces cut from a group photo, one left out as a stranger).
+--photos enrols the train folders of the test photographs, identifies the test photos and prints
+a table. Where that folder is absent it builds a small open-set demo from the images shipped in
+the installed insightface package (faces cut from a group photo, one left out as a stranger).
 """
 
 from __future__ import annotations
@@ -18,12 +17,21 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the face engine end to end on bundled photographs",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from menwei import demo_system
+
+    p = sub.add_parser("demo", help="the whole system on this machine: server, web UI and a simulated gate",
+                       description=demo_system.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=8080, help="the web UI and API port (default 8080)")
+    p.add_argument("--broker-port", type=int, default=18830, help="the in-process MQTT broker's port (default 18830)")
+    p.add_argument("--data-dir", help="keep the demo's database and logs here (default: a temporary folder, removed)")
+    p.add_argument("--password", help="the demo users' password (default: a random one, printed)")
+    p.add_argument("--loops", type=int, default=None, help="play the gate's video this many times (default: until Ctrl-C)")
+    p.add_argument("--photos", action="store_true", help="only the face engine on still photographs (no server)")
     p.add_argument("--faces", type=Path, default=None,
-                   help="folder with knn_examples/train and knn_examples/test (default: tests/data/faces)")
-    p.add_argument("--json", action="store_true", help="print the match report as JSON")
-    p.set_defaults(handler=_run)
+                   help="--photos: folder with knn_examples/train and knn_examples/test (default: tests/data/faces)")
+    p.add_argument("--json", action="store_true", help="--photos: print the match report as JSON")
+    p.set_defaults(handler=lambda args: _run(args) if args.photos else demo_system.run(args))
 
 
 def _default_faces() -> Path | None:

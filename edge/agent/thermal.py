@@ -60,7 +60,8 @@ def build_thermal(cfg: GateConfig, rgb_size: tuple[int, int]) -> ThermalSetup:
         from edge.pipeline.thermal_sim import TrueFace, TruthThermalFrames
 
         truth = _truth(cfg, rgb_size)
-        frames = TruthThermalFrames([[TrueFace(f.box, f.core_temperature_c) for f in faces] for faces in truth],
+        frames = TruthThermalFrames([[TrueFace(f.box, f.core_temperature_c, spoof=f.spoof) for f in faces]
+                                     for faces in truth],
                                     rgb_size)
         return ThermalSetup(ThermalReader(frames, frames.gate_config(), frames.profile), "sim")
     from edge.thermal.config import ThermalConfigError, load_profile, parse_thermal_config

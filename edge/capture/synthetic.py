@@ -60,6 +60,9 @@ class Walker:
     distance: Literal["near", "far"] = "near"  # far: the face stays small (about 2 m)
     still: bool = False  # stands still in front of the camera instead of walking up
     core_temperature_c: float = 36.8  # for the thermal simulator (fever: e.g. 38.6)
+    # not a person: the photo held up as an attack, for the thermal simulator (edge/thermal/sim.py
+    # SimSpoof kinds: printed_photo, phone_screen, tablet_warm); the camera sees the same face
+    spoof: str | None = None
     face_box: Box | None = None  # the face in the photo; None: looked up in face_boxes.json
 
 
@@ -68,6 +71,30 @@ class TruthFace:
     label: str
     box: Box  # (x, y, w, h) in the frame, moved from the photo's hand-checked box
     core_temperature_c: float
+    spoof: str | None = None  # the walker's spoof kind (None: a live person)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone held up to the camera showing a QR code (a visitor pass) from `from_s` to `until_s`."""
+
+    text: str
+    from_s: float
+    until_s: float
+    at: tuple[float, float] = (0.6, 0.25)  # top-left of the code, as fractions of the frame
+
+
+def draw_phone(image: np.ndarray, text: str, at: tuple[int, int], module_px: int = 4) -> None:
+    """The code on a phone screen (dark body, white screen), held flat to the camera, in place."""
+    from edge.vision.qr import qr_image
+
+    code = cv2.cvtColor(qr_image(text, module_px=module_px), cv2.COLOR_GRAY2BGR)
+    h, w = code.shape[:2]
+    x, y = at
+    H, W = image.shape[:2]
+    x, y = max(18, min(x, W - w - 18)), max(40, min(y, H - h - 60))
+    cv2.rectangle(image, (x - 18, y - 40), (x + w + 18, y + h + 60), (25, 25, 25), -1)  # the phone
+    image[y:y + h, x:x + w] = code
 
 
 @dataclass(frozen=True)
@@ -175,8 +202,9 @@ class Scene:
     sensor noise sigma in grey levels; `tail_s` of empty gate follow the last walker."""
 
     def __init__(self, walkers: Sequence[Walker], *, width: int = 1280, height: int = 720, fps: float = 25.0,
-                 seed: int = 0, noise: float = 2.0, face_px: tuple[int, int] | None = None, tail_s: float = 0.5):
-        if not walkers:
+                 seed: int = 0, noise: float = 2.0, face_px: tuple[int, int] | None = None, tail_s: float = 0.5,
+                 phones: Sequence[Phone] = ()):
+        if not walkers and not phones:
             raise ValueError("a scene needs at least one walker")
         if width < 64 or height < 64 or not fps > 0:
             raise ValueError(f"scene: width and height must be >= 64 and fps > 0 (got {width}x{height} at {fps})")
@@ -184,10 +212,12 @@ class Scene:
             if w.enter_s < 0 or not w.duration_s > 0:
                 raise ValueError(f"walker {w.label}: enter_s must be >= 0 and duration_s > 0")
         self.walkers = list(walkers)
+        self.phones = list(phones)
         self.width, self.height, self.fps = width, height, float(fps)
         self.seed, self.noise = seed, noise
         self.face_px = face_px
-        self.n_frames = max(1, math.ceil((max(w.enter_s + w.duration_s for w in walkers) + tail_s) * fps))
+        end = max([w.enter_s + w.duration_s for w in walkers] + [p.until_s for p in phones])
+        self.n_frames = max(1, math.ceil((end + tail_s) * fps))
         self._portraits = [_portrait(w) for w in self.walkers]
         self._lanes = self._assign_lanes()
         self.background = _background(width, height, np.random.default_rng(seed))
@@ -261,7 +291,7 @@ class Scene:
             box = self._truth_box(k, *placement)
             if box is not None:
                 w = self.walkers[k]
-                out.append(TruthFace(w.label, box, w.core_temperature_c))
+                out.append(TruthFace(w.label, box, w.core_temperature_c, w.spoof))
         return out
 
     def truth(self) -> list[list[TruthFace]]:
@@ -286,6 +316,9 @@ class Scene:
             t = i / self.fps
             image = self.background.copy()
             faces = self._faces(t, image)
+            for p in self.phones:
+                if p.from_s <= t < p.until_s:
+                    draw_phone(image, p.text, (int(p.at[0] * self.width), int(p.at[1] * self.height)))
             if bank:
                 pick = (pick + 1 + int(rng.integers(len(bank) - 1))) % len(bank)  # never the same twice in a row
                 up, down = bank[pick]
@@ -323,7 +356,7 @@ class Scene:
         """JSON beside the video: the scene's geometry, its walkers and per frame the TruthFace list."""
         walkers = [{"label": w.label, "photo": w.photo.name if isinstance(w.photo, Path) else None,
                     "enter_s": w.enter_s, "duration_s": w.duration_s, "distance": w.distance, "still": w.still,
-                    "core_temperature_c": w.core_temperature_c} for w in self.walkers]
+                    "core_temperature_c": w.core_temperature_c, "spoof": w.spoof} for w in self.walkers]
         frames = [[{**asdict(f), "box": list(f.box)} for f in faces] for faces in self.truth()]
         Path(path).write_text(json.dumps({"width": self.width, "height": self.height, "fps": self.fps,
                                           "frames": self.n_frames, "walkers": walkers, "truth": frames}))
@@ -332,7 +365,7 @@ class Scene:
 def load_truth(path: Path) -> list[list[TruthFace]]:
     """The per-frame truth written by Scene.save_truth."""
     data = json.loads(Path(path).read_text())
-    return [[TruthFace(f["label"], tuple(f["box"]), f["core_temperature_c"]) for f in faces]
+    return [[TruthFace(f["label"], tuple(f["box"]), f["core_temperature_c"], f.get("spoof")) for f in faces]
             for faces in data["truth"]]
 
 

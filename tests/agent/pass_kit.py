@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from edge.capture.source import Frame
-from edge.vision.qr import qr_image
+from edge.capture.synthetic import draw_phone
 from menwei.passes import VisitorPass
 
 SIZE = (960, 540)  # w, h
@@ -37,11 +37,7 @@ def _background(rng: np.random.Generator) -> np.ndarray:
 def phone_frame(background: np.ndarray, token: str, at: tuple[int, int] = (560, 120)) -> np.ndarray:
     """The pass on a phone screen (dark body, white screen, the code), held flat to the camera."""
     img = background.copy()
-    code = cv2.cvtColor(qr_image(token, module_px=4), cv2.COLOR_GRAY2BGR)
-    h, w = code.shape[:2]
-    x, y = at
-    cv2.rectangle(img, (x - 18, y - 40), (x + w + 18, y + h + 60), (25, 25, 25), -1)  # the phone
-    img[y:y + h, x:x + w] = code
+    draw_phone(img, token, at)
     return img
 
 

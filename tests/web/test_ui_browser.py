@@ -296,7 +296,7 @@ def test_an_officer_locks_the_compound_down_and_the_guard_sees_a_visitor_refused
     try:
         refused = guard.wait_for_selector("#decisions li.decision.denied:has-text('pass refused: lockdown')",
                                           timeout=60_000)
-        assert refused.query_selector(".name").text_content() == "visitor of obama"
+        assert refused.query_selector(".name").text_content() == "visitor of Obama"  # the host's name
         shot(guard, "guard-lockdown-visitor-refused")
     finally:
         gate.stop()

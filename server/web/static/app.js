@@ -77,7 +77,7 @@ function fmtTime(iso) {
 
 function personName(e) {
   if (e.resident_name) return e.resident_name;
-  if (e.visitor_pass_id) return t("visitor_of", { host: e.pass_host_resident_id || "?" });
+  if (e.visitor_pass_id) return t("visitor_of", { host: e.pass_host_name || e.pass_host_resident_id || "?" });
   if (e.person_outside_scope) return t("outside_scope");
   return e.resident_id || t("unknown");
 }
