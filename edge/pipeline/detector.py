@@ -40,7 +40,7 @@ class RealtimeAdapter:
 
 
 class BlazeFaceAdapter:
-    """BlazeFace on the frame, dlib-style boxes, the pack's 5 landmarks on each box.
+    """BlazeFace on the frame, dlib-style boxes, the pack's 5 landmarks on each box when read.
 
     tile_every: frames between passes over the two square halves of a wide frame (0 = never, the
     default); a 1280x720 frame shrinks 6.7x into the 192-px tensor, a 720-px half only 3.75x, so
