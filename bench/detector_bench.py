@@ -36,12 +36,29 @@ def _detectors(engine):
     return {
         "hog": HogDetector(upsample=1),  # the photo detector before BlazeFace (CLI, enrolment)
         "blazeface": engine.runtime.detector,  # the pack's photo detector now
+        # the photo pipeline without the second look at weak detections and candidates (tiles.py _refined)
+        "blazeface_no_refine": DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(onnx, min_score=score, area=True),
+                                                             refine=False)),
         "blazeface_no_flip": DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(onnx, min_score=score, area=True),
                                                            flip=False)),
         "blazeface_mediapipe_0.6": DlibStyleBoxes(TiledBlazeFace(BlazeFaceDetector(onnx, min_score=0.6,
                                                                                              area=True))),
         "blazeface_untiled": DlibStyleBoxes(BlazeFaceDetector(onnx, min_score=score, area=True)),
     }
+
+
+class _LoopStage:
+    """The loop's whole detect stage on a frame, landmarks read for every face (as when every track
+    is undecided: the most the stage costs; the loop reads them only for undecided tracks)."""
+
+    def __init__(self, adapter, index: int = 1):
+        self.adapter, self.index = adapter, index
+
+    def detect(self, image):
+        found = self.adapter.detect(image, self.index).detections
+        for d in found:
+            _ = d.landmarks
+        return found
 
 
 class _LoopAsPhoto:
@@ -64,6 +81,7 @@ def _frame_detectors(engine):
         "hog_scan_640": HogDetector(upsample=0, max_side=640),
         "hog_1280": HogDetector(upsample=0),
         "blazeface_frame": _LoopAsPhoto(BlazeFaceAdapter(engine, tile_every=0)),
+        "blazeface_frame_with_landmarks": _LoopStage(BlazeFaceAdapter(engine, tile_every=0)),
         "blazeface_frame_tiles": _LoopAsPhoto(BlazeFaceAdapter(engine, tile_every=1)),
     }
 
