@@ -69,8 +69,13 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(oau
                       s: Annotated[Session, Depends(db)]) -> Principal:
     if not token:
         raise Unauthorized("not authenticated: send 'Authorization: Bearer <token>' from /api/v1/auth/token")
+    return principal_of(s, app_state(request), token)
+
+
+def principal_of(s: Session, state: AppState, token: str) -> Principal:
+    """Who the token is, as the database says now (a long-lived stream asks again on every poll)."""
     try:
-        claims = app_state(request).tokens.verify(token)
+        claims = state.tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthorized(exc.message) from None
     # the user is re-read on every request: a deactivated account or changed role takes effect now,
@@ -78,7 +83,7 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(oau
     user = s.get(User, claims.user_id)
     if user is None or not user.active or user.username != claims.username:
         raise Unauthorized("account is disabled or no longer exists")
-    if not hmac.compare_digest(claims.stamp, app_state(request).tokens.stamp(user.password_hash)):
+    if not hmac.compare_digest(claims.stamp, state.tokens.stamp(user.password_hash)):
         # issued before the password was changed: a stolen token must not outlive the reset
         raise Unauthorized("token issued before the password was changed; log in again")
     role = Role(user.role.value if hasattr(user.role, "value") else user.role)

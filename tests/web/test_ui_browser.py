@@ -307,3 +307,22 @@ def test_an_officer_locks_the_compound_down_and_the_guard_sees_a_visitor_refused
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "set_control_level")).one()
         assert audit.username == compound.users["community_officer"] and audit.detail["to"] == "lockdown"
     guard_ctx.close()
+
+
+def test_a_disabled_account_loses_its_live_stream_at_once(compound):
+    """The stream asks who the caller is on every poll, as every request does: disabling the
+    account ends it within a poll, not when the token expires hours later."""
+    from server.db.models import User
+
+    token = _token(compound.url, compound.users["guard"])
+    with httpx.stream("GET", f"{compound.url}/api/v1/live/entries",
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30) as r:
+        lines = r.iter_lines()
+        assert next(lines) == "event: ready"
+        with compound.sessions().begin() as s:
+            s.scalars(select(User).where(User.username == compound.users["guard"])).one().active = False
+        t0 = time.monotonic()
+        for line in lines:
+            if line == "event: expired":
+                break
+            assert time.monotonic() - t0 < 10, "still streaming to a disabled account"

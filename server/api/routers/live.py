@@ -5,7 +5,8 @@ another process (`menwei server ingest`), on another host, and the row is what t
 keyset poll on the primary key (`id > last`) every `LIVE_POLL_S` costs one index probe, and an
 entry reaches the screen within that interval of its commit (target: 1 s after the gate decided).
 
-The stream ends when the caller's token expires (the page logs in again) or the server stops, and
+The stream ends when the caller's token expires or the account may no longer read entries (checked
+on every poll, like every request; the page logs in again) or the server stops, and
 resumes after a reconnect from the browser's Last-Event-ID, so nothing committed meanwhile is
 skipped. Each batch
 that names a person is audited like a page of the entry log.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -23,10 +25,10 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from server.api.bounds import Int64
-from server.api.deps import Ctx, EntriesRead
+from server.api.deps import Ctx, EntriesRead, Unauthorized, principal_of
 from server.api.entries_query import EntryFilters, alerts_for, entries_query
+from server.api.roles import Perm
 from server.api.routers.entries import EntryItem, _item
-from server.api.security import InvalidToken
 from server.audit import record
 from server.db.models import Entry
 
@@ -48,8 +50,18 @@ def _start_id(ctx: Ctx, f: EntryFilters, after_id: int | None) -> int:
         return int(s.scalar(select(func.coalesce(func.max(Entry.id), 0))))
 
 
-def _poll(ctx: Ctx, f: EntryFilters, last: int) -> list[dict]:
+def _poll(ctx: Ctx, token: str, f: EntryFilters, last: int) -> list[dict] | None:
+    """The entries committed after `last` (None: the caller may no longer read them)."""
     with ctx.app.sessions() as s:
+        # asked again on every poll, as every request asks: a disabled account, a changed password,
+        # role or compound list takes effect within a poll, not when the token expires
+        try:
+            who = principal_of(s, ctx.app, token)
+        except Unauthorized:
+            return None
+        if not who.can(Perm.ENTRIES_READ) or (f.site is not None and not who.sees(f.site)):
+            return None
+        ctx = replace(ctx, who=who)
         q = entries_query(f, ctx.who).where(Entry.id > last).order_by(None).order_by(Entry.id.asc()).limit(BATCH)
         rows = s.execute(q).all()
         if not rows:
@@ -83,12 +95,10 @@ async def live_entries(request: Request, ctx: EntriesRead, site: str | None = No
         yield _sse("ready", json.dumps({"after_id": last}))
         quiet = 0.0
         while not ctx.app.closing.is_set() and not await request.is_disconnected():
-            try:
-                ctx.app.tokens.verify(token)
-            except InvalidToken:
+            items = await run_in_threadpool(_poll, ctx, token, f, last)
+            if items is None:
                 yield _sse("expired", "{}")
                 return
-            items = await run_in_threadpool(_poll, ctx, f, last)
             for item in items:
                 last = item["id"]
                 yield _sse("entry", json.dumps(item, ensure_ascii=False), last)
