@@ -83,8 +83,10 @@ def test_a_guard_sees_the_gate_live_opens_for_a_stranger_and_acknowledges_the_fe
         # residents arrive live, named from the registry, with the gate's face crop
         first = page.wait_for_selector("#decisions li.decision.granted", timeout=60_000)
         assert first.query_selector(".name").text_content() == "Alex Lacamoire"
-        page.wait_for_function("() => { const i = document.querySelector('#decisions li img.face');"
-                               " return i && i.complete && i.naturalWidth > 0; }", timeout=15_000)
+        # the gate's crop and, beside it, the photo the office enrolled her from
+        for kind in ("gate", "enrolled"):
+            page.wait_for_function(f"() => {{ const i = document.querySelector('#decisions li img.face.{kind}');"
+                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=15_000)
         # the stranger lands in the queue; the guard opens remotely, which needs a reason
         stranger = page.wait_for_selector("#queue li.decision.alert", timeout=60_000)
         assert stranger.query_selector(".name").text_content() == "unknown person"
@@ -114,6 +116,10 @@ def test_a_guard_sees_the_gate_live_opens_for_a_stranger_and_acknowledges_the_fe
         live_reads = [a for a in s.scalars(select(AuditLog).where(AuditLog.action == "read")).all()
                       if (a.detail or {}).get("live")]
         assert live_reads and all(a.username == compound.users["guard"] for a in live_reads)
+        # and each enrolment photo shown beside a gate's crop, as a read of that resident's photo
+        photo_reads = s.scalars(select(AuditLog).where(AuditLog.object_type == "face_photo",
+                                                       AuditLog.username == compound.users["guard"])).all()
+        assert photo_reads and all((a.detail or {}).get("for_entry") for a in photo_reads)
 
     # the same screen in Chinese
     page.click("#lang")
@@ -326,3 +332,26 @@ def test_a_disabled_account_loses_its_live_stream_at_once(compound):
             if line == "event: expired":
                 break
             assert time.monotonic() - t0 < 10, "still streaming to a disabled account"
+
+
+def test_the_enrolled_photo_is_shown_only_for_a_resident_in_scope(compound, uid):
+    """A guard sees the enrolment photo of the resident her gate named, never one of another
+    compound's residents (even on an entry she may read), and not for a stranger's entry."""
+    from ingest_kit import GateSim, event, payload
+
+    sim = GateSim(compound.mqtt_url, compound.site, compound.gate)
+    try:
+        known = event(compound.site, compound.gate, 1, resident_id="obama")
+        outsider = event(compound.site, compound.gate, 2, resident_id=f"secret-{uid}")  # a district re-match
+        stranger = event(compound.site, compound.gate, 3, resident_id=None, decision="alert")
+        for ev in (known, outsider, stranger):
+            sim.publish(payload(ev))
+        assert sim.wait_acked(3) == 3
+    finally:
+        sim.close()
+    headers = {"Authorization": f"Bearer {_token(compound.url, compound.users['guard'])}"}
+    url = f"{compound.url}/api/v1/entries/{{}}/enrolled-face"
+    r = httpx.get(url.format(known["event_id"]), headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+    assert httpx.get(url.format(outsider["event_id"]), headers=headers).status_code == 404
+    assert httpx.get(url.format(stranger["event_id"]), headers=headers).status_code == 404

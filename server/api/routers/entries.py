@@ -19,7 +19,7 @@ from server.api.deps import Ctx, EntriesExport, EntriesRead
 from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
 from server.api.roles import Principal
 from server.audit import record
-from server.db.models import Entry, Resident
+from server.db.models import Entry, FacePhoto, FaceVariant, Resident
 from server.registry.service import NotFound, placement_of
 
 router = APIRouter(tags=["entries"])
@@ -233,3 +233,26 @@ def get_entry_face(event_id: str, ctx: EntriesRead) -> Response:
     record(ctx.s, ctx.actor, "read", "entry_face", str(e.event_id), e.site_id)
     ctx.s.commit()
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/entries/{event_id}/enrolled-face", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def get_entry_enrolled_face(event_id: str, ctx: EntriesRead) -> Response:
+    """The enrolment photo's face crop of the resident the gate named, for the guard to compare
+    with the gate's own crop ("is this really her?"). Only for an entry the caller may read and a
+    resident of a compound the caller sees; audited as a read of that resident's photo."""
+    e = _entry(ctx, event_id)
+    row = ctx.s.execute(select(Resident.id, Resident.site_id).where(Resident.id == e.resident_id)).first() \
+        if e.resident_id else None
+    if row is None or not ctx.who.sees(row.site_id):
+        raise NotFound(f"entry {event_id} names no resident of your compounds")
+    photo = ctx.s.execute(select(FacePhoto.id, FacePhoto.crop_jpeg)
+                          .where(FacePhoto.resident_id == row.id, FacePhoto.variant == FaceVariant.PLAIN,
+                                 FacePhoto.crop_jpeg.is_not(None))
+                          .order_by(FacePhoto.id).limit(1)).first()
+    if photo is None:
+        raise NotFound(f"resident {row.id} has no enrolment photo")
+    record(ctx.s, ctx.actor, "read", "face_photo", photo.id, row.site_id,
+           {"resident_id": row.id, "for_entry": str(e.event_id)})
+    ctx.s.commit()
+    return Response(photo.crop_jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

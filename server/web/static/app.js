@@ -88,9 +88,10 @@ function temperature(e) {
   return e.temperature_status === "fever" ? `${text} (${code("fever")})` : text;
 }
 
-async function faceImage(entry) {
-  const img = el("img", { class: "face", alt: "" });
-  api(`/entries/${entry.event_id}/face`, { raw: true })
+async function faceImage(entry, which = "face") {
+  const img = el("img", { class: `face ${which === "face" ? "gate" : "enrolled"}`, alt: "",
+                          title: t(which === "face" ? "gate_crop" : "enrolled_photo") });
+  api(`/entries/${entry.event_id}/${which}`, { raw: true })
     .then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); })
     .catch(() => img.classList.add("none")); // no crop kept (or purged by retention)
   return img;
@@ -229,7 +230,11 @@ function decisionItem(e) {
     el("span", { class: "meta" }, `${e.gate_id} · ${fmtTime(e.captured_at)} · ${temperature(e)}`
       + (e.score !== null && e.score !== undefined ? ` · ${t("score")} ${Number(e.score).toFixed(3)}` : "")),
     el("span", { class: "reasons" }, reasons));
-  faceImage(e).then((img) => li.prepend(img));
+  // the gate's crop, and beside it the enrolment photo of the resident it named: is it her?
+  const faces = el("div", { class: "faces" });
+  li.prepend(faces);
+  faceImage(e).then((img) => faces.prepend(img));
+  if (e.resident_id) faceImage(e, "enrolled-face").then((img) => faces.append(img));
   return li;
 }
 
