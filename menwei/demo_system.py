@@ -89,7 +89,8 @@ def start_server(data: Path, db_url: str, port: int, broker_port: int) -> DemoSe
     proc = subprocess.Popen([sys.executable, "-m", "menwei", "server", "run", "--db", db_url,
                              "--data-dir", str(data / "server"), "--listen", f"127.0.0.1:{port}",
                              "--embedded-broker", f"127.0.0.1:{broker_port}", "--no-retention"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            # same process group: a Ctrl-C or a kill of the group reaches the server too
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ everything cleanly. What the gate decided is checked in the demo's own database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,7 +25,8 @@ def test_make_demo_shows_the_gate_live_and_stops_cleanly(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "menwei", "demo", "--port", str(port), "--broker-port", str(broker),
                              "--data-dir", str(data), "--password", "demo-pass-1", "--loops", "1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own group, with the server it starts
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     try:
@@ -50,9 +52,9 @@ def test_make_demo_shows_the_gate_live_and_stops_cleanly(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, "".join(lines)[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # a failed run leaves no server behind
+        proc.wait()
     engine = create_engine(f"sqlite:///{data / 'demo.db'}")
     with engine.connect() as c:
         rows = c.execute(text("SELECT resident_id, decision, reasons FROM entries ORDER BY seq")).all()
