@@ -17,12 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sites") as batch_op:
-        batch_op.add_column(sa.Column("control_level", sa.String(length=32), nullable=False,
-                                      server_default="normal"))
-        batch_op.add_column(sa.Column("control_level_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("control_level_by", sa.String(length=128), nullable=True))
-        batch_op.create_check_constraint("control_level", "control_level IN ('normal', 'heightened', 'lockdown')")
+    # plain ADD COLUMN, not a batch copy: on SQLite a batch rebuild of `sites` drops the old table,
+    # and its ON DELETE CASCADE children (residents, their photos) would go with it
+    op.add_column("sites", sa.Column("control_level", sa.String(length=32), sa.CheckConstraint(
+        "control_level IN ('normal', 'heightened', 'lockdown')", name="ck_sites_control_level"),
+        nullable=False, server_default="normal"))
+    op.add_column("sites", sa.Column("control_level_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("sites", sa.Column("control_level_by", sa.String(length=128), nullable=True))
 
 
 def downgrade() -> None:
