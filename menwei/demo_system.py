@@ -84,7 +84,8 @@ def seed(db_url: str, password: str) -> None:
 def start_server(data: Path, db_url: str, port: int, broker_port: int) -> DemoServer:
     import httpx
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENWEI_")}  # its own settings only
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     log = open(data / "server.log", "w")  # noqa: SIM115 - the child writes it until it exits
     proc = subprocess.Popen([sys.executable, "-m", "menwei", "server", "run", "--db", db_url,
                              "--data-dir", str(data / "server"), "--listen", f"127.0.0.1:{port}",
@@ -135,16 +136,13 @@ def enrol_and_issue(server: DemoServer, password: str, faces: Path) -> tuple[str
 
 def demo_video(folder: Path, faces: Path, pass_token: str) -> Path:
     """The gate's camera: the demo scene's walkers, then a phone with the pass, then a print."""
-    from edge.capture.synthetic import FEVER_C, LEAD_S, RESIDENT_PHOTOS, UNKNOWN_PHOTO, Phone, Scene, Walker
+    from edge.capture.synthetic import FEVER_C, LEAD_S, UNKNOWN_PHOTO, Phone, Scene, walker
 
-    def walker(label: str, at: float, **kw) -> Walker:
-        photo = UNKNOWN_PHOTO[0] if label == UNKNOWN_PHOTO[1] else RESIDENT_PHOTOS[label]
-        return Walker(faces / photo, label, at, kw.pop("duration_s", 2.5), **kw)
-
-    walkers = [walker("alex_lacamoire", LEAD_S), walker(UNKNOWN_PHOTO[1], 3.8),
-               walker("obama", 7.1), walker("rose_leslie", 7.4), walker("biden", 10.8, core_temperature_c=FEVER_C),
+    walkers = [walker(faces, "alex_lacamoire", LEAD_S), walker(faces, UNKNOWN_PHOTO[1], 3.8),
+               walker(faces, "obama", 7.1), walker(faces, "rose_leslie", 7.4),
+               walker(faces, "biden", 10.8, core_temperature_c=FEVER_C),
                # 刘洋's photo, printed and held up: the camera sees his face, the thermal sensor paper
-               walker("kit_harington", 18.0, spoof="printed_photo")]
+               walker(faces, "kit_harington", 18.0, spoof="printed_photo")]
     scene = Scene(walkers, width=640, height=360, tail_s=1.5,
                   phones=[Phone(pass_token, 14.3, 16.3, at=(0.55, 0.15))])
     video = scene.write_video(folder / "demo.avi")

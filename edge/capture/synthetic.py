@@ -388,7 +388,8 @@ def resident_walkers(faces_dir: Path) -> list[Walker]:
             for k, (label, photo) in enumerate(sorted(RESIDENT_PHOTOS.items()))]
 
 
-def _walker(faces_dir: Path, label: str, enter_s: float, **kw) -> Walker:
+def walker(faces_dir: Path, label: str, enter_s: float, **kw) -> Walker:
+    """A named scene's walker: a resident's test photo (or the unknown visitor's) entering at `enter_s`."""
     photo = UNKNOWN_PHOTO[0] if label == UNKNOWN_PHOTO[1] else RESIDENT_PHOTOS[label]
     return Walker(faces_dir / photo, label, enter_s, kw.pop("duration_s", WALK_S), **kw)
 
@@ -398,21 +399,21 @@ def _scene_walkers(name: str, d: Path) -> list[Walker]:
     if name == "walkup":
         return resident_walkers(d)
     if name == "pair":
-        return [_walker(d, "obama", LEAD_S), _walker(d, "biden", LEAD_S + 0.3)]
+        return [walker(d, "obama", LEAD_S), walker(d, "biden", LEAD_S + 0.3)]
     if name == "unknown":
-        return [_walker(d, UNKNOWN_PHOTO[1], LEAD_S)]
+        return [walker(d, UNKNOWN_PHOTO[1], LEAD_S)]
     if name == "still":
-        return [_walker(d, "kit_harington", LEAD_S, still=True, duration_s=4.0)]
+        return [walker(d, "kit_harington", LEAD_S, still=True, duration_s=4.0)]
     if name == "far":
-        return [_walker(d, "obama", LEAD_S, distance="far", duration_s=3.0)]
+        return [walker(d, "obama", LEAD_S, distance="far", duration_s=3.0)]
     if name == "fever":
-        return [_walker(d, "alex_lacamoire", LEAD_S, core_temperature_c=FEVER_C)]
+        return [walker(d, "alex_lacamoire", LEAD_S, core_temperature_c=FEVER_C)]
     if name == "demo":
-        return [_walker(d, "alex_lacamoire", LEAD_S),
-                _walker(d, UNKNOWN_PHOTO[1], LEAD_S + step),
-                _walker(d, "obama", LEAD_S + 2 * step), _walker(d, "rose_leslie", LEAD_S + 2 * step + 0.3),
-                _walker(d, "kit_harington", LEAD_S + 3 * step + 0.3, distance="far", duration_s=3.0),
-                _walker(d, "biden", LEAD_S + 4 * step + 0.8, core_temperature_c=FEVER_C)]
+        return [walker(d, "alex_lacamoire", LEAD_S),
+                walker(d, UNKNOWN_PHOTO[1], LEAD_S + step),
+                walker(d, "obama", LEAD_S + 2 * step), walker(d, "rose_leslie", LEAD_S + 2 * step + 0.3),
+                walker(d, "kit_harington", LEAD_S + 3 * step + 0.3, distance="far", duration_s=3.0),
+                walker(d, "biden", LEAD_S + 4 * step + 0.8, core_temperature_c=FEVER_C)]
     raise SourceError(f"scene {name!r}: unknown (known: {', '.join(SCENES)})", BAD_SPEC)
 
 

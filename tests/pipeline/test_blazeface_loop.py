@@ -3,17 +3,10 @@ carry what the later stages need: dlib-style boxes, the pack's 5 landmarks, Blaz
 
 from __future__ import annotations
 
-import pytest
-
 from edge.face.engine import FaceEngine
 from edge.face.probes import FOUND_IOU, Probe, as_frame, plain_probes
 from edge.pipeline.detector import BlazeFaceAdapter, RealtimeAdapter, default_detector
 from edge.vision.boxes import iou
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return FaceEngine.load()
 
 
 def test_the_default_pack_loop_uses_blazeface(engine):

@@ -7,16 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.face.engine import FaceEngine
 from edge.face.packs.base import Detection
 from edge.face.probes import FOUND_IOU, as_frame, masked_probes, plain_probes
 from edge.pipeline.detector import BlazeFaceAdapter
 from edge.vision.boxes import iou
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return FaceEngine.load()
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ import pytest
 import edge.policy as policy
 from edge.capture.source import open_source
 from edge.capture.synthetic import load_truth, named_scene
-from edge.face.engine import FaceEngine
-from edge.face.service import build_folder_gallery
 from edge.pipeline.decide import DecisionStage
 from edge.pipeline.liveness_vote import track_liveness
 from edge.pipeline.loop import GatePipeline
@@ -30,18 +28,6 @@ from menwei.wire import Direction, TemperatureStatus
 
 ATTACKS = {"alex_lacamoire": "printed_photo", "biden": "phone_screen", "kit_harington": "tablet_warm"}
 AT = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return FaceEngine.load()
-
-
-@pytest.fixture(scope="module")
-def gallery(engine, faces_dir):
-    g, problems = build_folder_gallery(engine, faces_dir / "knn_examples" / "train")
-    assert problems == []
-    return g
 
 
 @pytest.fixture(scope="module")

@@ -12,29 +12,15 @@ import pytest
 
 from edge.agent.events import EventFactory
 from edge.capture.source import Frame
-from edge.face.engine import FaceEngine
 from edge.face.mask_paint import load_texture, paint_mask
 from edge.face.packs.base import Detection
 from edge.face.probes import as_frame, hand_checked
-from edge.face.service import build_folder_gallery
 from edge.pipeline.loop import GatePipeline
 from edge.policy import PolicyConfig
 from menwei.wire import EntryEvent, Reason
 
 PHOTO = "knn_examples/test/alex_lacamoire1.jpg"  # face_boxes.json: one face, alex_lacamoire's
 RESIDENT = "alex_lacamoire"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return FaceEngine.load()
-
-
-@pytest.fixture(scope="module")
-def gallery(engine, faces_dir):
-    g, problems = build_folder_gallery(engine, faces_dir / "knn_examples/train")
-    assert problems == []
-    return g
 
 
 def _frame_image(engine, faces_dir, colour: str | None):

@@ -12,8 +12,6 @@ import pytest
 import edge.policy as policy
 from edge.capture.source import open_source
 from edge.capture.synthetic import load_truth, named_scene
-from edge.face.engine import FaceEngine
-from edge.face.service import build_folder_gallery
 from edge.pipeline.loop import GatePipeline
 from edge.pipeline.replay import replay
 from edge.pipeline.thermal_reading import ThermalReader
@@ -22,18 +20,6 @@ from edge.vision.boxes import iou
 from menwei.wire import TemperatureStatus
 
 FEVER_THRESHOLD_C = 37.3  # the policy's default fever line
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return FaceEngine.load()
-
-
-@pytest.fixture(scope="module")
-def gallery(engine, faces_dir):
-    g, problems = build_folder_gallery(engine, faces_dir / "knn_examples" / "train")
-    assert problems == []
-    return g
 
 
 def _video(tmp_path: Path, faces_dir: Path, name: str) -> tuple[Path, list]:

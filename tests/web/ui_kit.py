@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,28 +78,11 @@ def seed_registry(db_url: str, site: str, gate: str, other_site: str, uid: str) 
 
 
 def start_server(tmp: Path, db_url: str) -> tuple[subprocess.Popen, str, str]:
-    api, mqtt = free_port(), free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for key in [k for k in env if k.startswith("MENWEI_")]:
-        del env[key]
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([sys.executable, "-m", "menwei", "server", "run", "--db", db_url,
-                             "--data-dir", str(tmp / "server-data"), "--listen", f"127.0.0.1:{api}",
-                             "--embedded-broker", f"127.0.0.1:{mqtt}", "--no-retention"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{api}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {(tmp / 'server.log').read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url, f"mqtt://127.0.0.1:{mqtt}?version=3.1.1"
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not answer /healthz within 90 s")
+    """`menwei server run` on free ports, as `menwei demo` starts it (its own in-process broker)."""
+    from menwei.demo_system import start_server as start
+
+    server = start(tmp, db_url, free_port(), free_port())
+    return server.proc, server.url, server.mqtt_url
 
 
 def stop_server(proc: subprocess.Popen) -> None:

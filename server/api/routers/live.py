@@ -43,7 +43,7 @@ def _sse(event: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {data}\n\n"
 
 
-def _start_id(ctx: Ctx, f: EntryFilters, after_id: int | None) -> int:
+def _start_id(ctx: Ctx, after_id: int | None) -> int:
     if after_id is not None:
         return after_id
     with ctx.app.sessions() as s:  # only what arrives from now on
@@ -87,7 +87,7 @@ async def live_entries(request: Request, ctx: EntriesRead, site: str | None = No
     resume = request.headers.get("last-event-id")
     if resume is not None and resume.isdigit():
         after_id = int(resume)
-    last = await run_in_threadpool(_start_id, ctx, f, after_id)
+    last = await run_in_threadpool(_start_id, ctx, after_id)
     token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
     async def stream() -> AsyncIterator[str]:
