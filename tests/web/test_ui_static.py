@@ -32,7 +32,8 @@ def test_every_text_key_exists_in_both_languages():
     en, zh = _block(js, "MENWEI_TEXT", "en"), _block(js, "MENWEI_TEXT", "zh")
     assert en == zh, (sorted(en - zh), sorted(zh - en))
     used = set(re.findall(r'data-i18n="([a-z_]+)"', (STATIC / "index.html").read_text()))
-    used |= set(re.findall(r'\bt\("([a-z_]+)"', (STATIC / "app.js").read_text()))
+    for page in STATIC.glob("*.js"):  # app.js and every page's file
+        used |= set(re.findall(r'\bt\("([a-z_]+)"', page.read_text()))
     assert used <= en, sorted(used - en)
 
 

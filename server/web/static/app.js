@@ -21,14 +21,19 @@ const t = (key, vars) => (TEXT[app.lang][key] || key).replace(/\{(\w+)\}/g, (_, 
 const code = (c) => CODES[app.lang][c] || c;
 const can = (perm) => !!app.me && app.me.permissions.includes(perm);
 
-// pages: route → [permission needed, title key, render]
+// pages: route → [permission needed, title key, render]; each page's code is in its own file
+// (index.html loads them all before DOMContentLoaded, so the arrows find them)
 const PAGES = {
   gate: ["entries.read", "nav_gate", renderGate],
-  entries: ["entries.read", "nav_entries", renderEntries],
+  entries: ["entries.read", "nav_entries", (view) => renderEntries(view)], // entries.js
   alerts: ["alerts.read", "nav_alerts", renderAlerts],
   dashboard: ["stats.read", "nav_dashboard", renderDashboard],
   // a property company's fleet; guards see the gate tiles on their own screen instead
-  devices: ["gates.write", "nav_devices", renderDevices],
+  devices: ["gates.write", "nav_devices", (view) => renderDevices(view)], // devices.js
+  // registry.js: a community office's registry, visitor passes and (admins) the audit log
+  registry: ["registry.read", "nav_registry", (view) => renderRegistry(view)],
+  passes: ["registry.write", "nav_passes", (view) => renderPasses(view)],
+  audit: ["audit.read", "nav_audit", (view) => renderAudit(view)],
 };
 
 function el(tag, attrs, ...children) {
@@ -356,61 +361,6 @@ function renderGate(view) {
   app.cleanup.push(stop, () => clearInterval(timer));
 }
 
-// ------------------------------------------------------------------ entry log
-function entryQuery(form, cursor) {
-  const q = new URLSearchParams();
-  for (const name of ["site", "gate", "resident", "decision"]) if (form[name].value) q.set(name, form[name].value);
-  for (const name of ["since", "until"]) if (form[name].value) q.set(name, new Date(form[name].value).toISOString());
-  if (form.alerts_only.checked) q.set("alerts_only", "true");
-  if (cursor) q.set("cursor", cursor);
-  return q;
-}
-
-function entryRow(e) {
-  return el("tr", { class: e.decision, "data-event": e.event_id },
-    el("td", {}, fmtTime(e.captured_at)), el("td", {}, e.gate_id), el("td", {}, personName(e)),
-    el("td", { class: `verdict ${e.decision}` }, t(e.decision)), el("td", {}, e.reasons.map(code).join(" · ")),
-    el("td", {}, temperature(e)));
-}
-
-function renderEntries(view) {
-  view.replaceChildren($("t-entries").content.cloneNode(true));
-  const form = $("entry-filters");
-  const rows = $("entry-rows");
-  const more = $("more");
-  const sites = form.site;
-  sites.append(el("option", { value: "" }, t("all_sites")));
-  api("/sites").then((list) => { for (const s of list) sites.append(el("option", { value: s.id }, s.name || s.id)); })
-    .catch(() => {});
-  let cursor = null;
-  let shown = 0;
-  const load = async (append) => {
-    if (!append) { rows.replaceChildren(); cursor = null; shown = 0; }
-    try {
-      const page = await api(`/entries?limit=50&${entryQuery(form, cursor)}`);
-      rows.append(...page.items.map(entryRow));
-      shown += page.items.length;
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      $("entry-count").textContent = t("shown", { n: shown });
-    } catch (e) { $("entry-count").textContent = t("error", { msg: e.message }); }
-  };
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(false); });
-  more.addEventListener("click", () => load(true));
-  const exportButton = $("export");
-  exportButton.hidden = !can("entries.export");
-  exportButton.addEventListener("click", async () => {
-    try {
-      const r = await api(`/entries/export.csv?${entryQuery(form, null)}`, { raw: true });
-      const a = el("a", { href: URL.createObjectURL(await r.blob()), download: "entries.csv" });
-      document.body.append(a);
-      a.click();
-      a.remove();
-    } catch (e) { $("entry-count").textContent = t("error", { msg: e.message }); }
-  });
-  load(false);
-}
-
 // ------------------------------------------------------------------ alerts
 function renderAlerts(view) {
   view.replaceChildren($("t-alerts").content.cloneNode(true));
@@ -530,38 +480,6 @@ function setupLevelForm(filters) {
     } catch (e) { $("level-error").textContent = t("error", { msg: e.message }); }
   });
   show().catch(() => {});
-}
-
-// ------------------------------------------------------------------ devices (property companies)
-function short(value) {
-  if (value === null || value === undefined) return "—";
-  if (typeof value === "object") return value.state || Object.values(value).filter((v) => typeof v !== "object").join(" ");
-  return String(value);
-}
-
-function deviceRow(g) {
-  const tm = g.telemetry || {};
-  const lat = tm.latency_ms ? Object.entries(tm.latency_ms).filter(([k]) => ["detect", "embed", "decide"].includes(k))
-    .map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(", ") : "—";
-  const gallery = g.gallery_version === null ? "—"
-    : `v${g.gallery_version}${g.gallery_current === false ? ` (${t("behind")} v${g.published_gallery_version})` : ""}`;
-  const config = g.config_error ? `${t("refused")}: ${g.config_error}` : (g.config_version === null ? "—" : `v${g.config_version}`);
-  return el("tr", { class: `${g.state}${g.gallery_current === false || g.config_error ? " behind" : ""}`, "data-gate": g.id },
-    el("td", {}, g.name || g.id), el("td", {}, g.site_id),
-    el("td", { class: `state ${g.state}` }, t(g.state === "online" || g.state === "offline" ? g.state : "unknown_state")),
-    el("td", {}, g.last_seen_at ? fmtTime(g.last_seen_at) : "—"), el("td", {}, tm.fps ?? "—"), el("td", {}, lat),
-    el("td", {}, tm.outbox_depth === undefined ? "—" : `${tm.outbox_depth}${tm.outbox_near_full ? ` (${t("near_full")})` : ""}`),
-    el("td", {}, gallery), el("td", {}, config),
-    el("td", {}, [short(tm.camera), short(tm.thermal), short(tm.door)].join(" / ")));
-}
-
-function renderDevices(view) {
-  view.replaceChildren($("t-devices").content.cloneNode(true));
-  const load = () => api("/gates").then((gates) => $("device-rows").replaceChildren(...gates.map(deviceRow)))
-    .catch((e) => $("device-rows").replaceChildren(el("tr", {}, el("td", { class: "error" }, t("error", { msg: e.message })))));
-  load();
-  const timer = setInterval(load, 5000);
-  app.cleanup.push(() => clearInterval(timer));
 }
 
 // ------------------------------------------------------------------ boot

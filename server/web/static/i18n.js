@@ -31,6 +31,10 @@ window.MENWEI_TEXT = {
     level_heightened_rules: "temperature mandatory; visitors need a pass",
     level_lockdown_rules: "residents only: no visitor passes; quarantined residents may not leave",
     level_sent: "sent to {n} of {of} gates",
+    // entries.js
+    // devices.js
+    // registry.js
+    nav_registry: "Registry", nav_passes: "Visitor passes", nav_audit: "Audit log",
   },
   zh: {
     title: "门卫", login: "登录", logout: "退出", user: "用户名", password: "密码",
@@ -59,6 +63,10 @@ window.MENWEI_TEXT = {
     level_heightened_rules: "必须测温；访客须持通行证",
     level_lockdown_rules: "仅限住户：访客通行证停用；居家隔离人员不得外出",
     level_sent: "已发送至 {n}/{of} 台闸机",
+    // entries.js
+    // devices.js
+    // registry.js
+    nav_registry: "住户登记", nav_passes: "访客通行证", nav_audit: "审计日志",
   },
 };
 
