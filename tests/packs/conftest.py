@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -27,6 +28,10 @@ def insightface_ref():
         if name not in sys.modules or not hasattr(sys.modules[name], "__path__"):
             mod = types.ModuleType(name)
             mod.__path__ = [str(root / sub) if sub else str(root)]
+            # a real package spec: the stub lives until the session ends, and other tests' code
+            # (menwei demo's packaged images) asks importlib.util.find_spec("insightface")
+            mod.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            mod.__spec__.submodule_search_locations = mod.__path__
             sys.modules[name] = mod
     ns = types.SimpleNamespace(
         scrfd=importlib.import_module("insightface.model_zoo.scrfd"),

@@ -459,11 +459,12 @@ function setupLevelForm(filters) {
   if (!can("control.set")) return;
   const show = async () => {
     const site = filters.site.value || (app.me.sites && app.me.sites.length === 1 ? app.me.sites[0] : "");
-    form.hidden = !site;
+    form.hidden = true; // until the current level is in: a choice made earlier would be overwritten
     if (!site) return;
     form.dataset.site = site;
     const now = await api(`/sites/${encodeURIComponent(site)}/control-level`);
     form.level.value = now.level;
+    form.hidden = false;
     $("level-now").textContent = `${site}: ${t(`level_${now.level}`)}`
       + (now.set_by ? ` (${now.set_by}, ${fmtTime(now.set_at)})` : "");
   };
