@@ -160,6 +160,8 @@ def test_an_officer_adds_a_resident_and_sees_why_a_photo_is_refused_or_how_good_
                                                                 ResidentStatus.QUARANTINE)
         assert r.quarantine_until.replace(tzinfo=UTC) == until
     assert _photos(world, rid) == []  # nothing enrolled
+    page.wait_for_selector(f"#reg-households button.current:text-is('{HOUSEHOLD} (1)')")  # she counts now
+    shot(page, "officer-registry-photo-refused")
 
     # a corrupt file and one over the size limit: each refused with its reason, still nothing enrolled
     for path, code, words in ((corrupt, "unreadable_image", "not a readable image"),

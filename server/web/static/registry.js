@@ -161,10 +161,16 @@ function renderRegistry(view) {
     if (!state.resident) showAdd();
   };
   const pickUnit = async (u, b) => {
+    state.unit = [u, b];
     households.replaceChildren();
     pickList(households, await api(`/units/${u.id}/households`), (h) => `${h.name} (${h.residents})`, (h) => pickHousehold(h, u, b));
+    const current = state.household && households.querySelector(`button[data-id="${state.household.id}"]`);
+    if (current) current.classList.add("current");
   };
+  // a household's count of residents changes with an addition
+  const refreshHouseholds = () => { if (state.unit) pickUnit(...state.unit).catch(() => {}); };
   const pickBuilding = async (b) => {
+    state.unit = null;
     units.replaceChildren();
     households.replaceChildren();
     pickList(units, await api(`/buildings/${b.id}/units`), (u) => u.name, (u) => pickUnit(u, b));
@@ -202,6 +208,7 @@ function renderRegistry(view) {
       const upload = file ? await uploadPhoto(r.id, file) : null;
       await showResident(r.id, upload);
       loadResidents();
+      refreshHouseholds();
     });
     detail.replaceChildren(form);
   };
@@ -257,6 +264,7 @@ function renderRegistry(view) {
     state.site = site;
     state.household = null;
     state.resident = null;
+    state.unit = null;
     units.replaceChildren();
     households.replaceChildren();
     try {
