@@ -363,6 +363,9 @@ def test_a_guard_reaches_no_registry_page_nor_api_and_an_officer_sees_only_her_c
     assert page.eval_on_selector_all(".reg-site option", "os => os.map(o => o.value)") == [world.site]
     assert page.query_selector(f"#reg-resident-rows tr[data-resident='secret-{world.uid}']") is None
     assert "Other Compound Resident" not in page.text_content("#reg-resident-rows")
+    with world.sessions()() as s:
+        n = len(s.scalars(select(Resident.id).where(Resident.site_id == world.site)).all())
+    assert page.text_content("#reg-count") == f"{n} of {n} shown" and page.is_hidden("#reg-more")
     context.close()
 
 

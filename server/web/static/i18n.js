@@ -34,6 +34,7 @@ window.MENWEI_TEXT = {
     // entries.js
     // devices.js
     // registry.js
+    shown_of: "{n} of {total} shown",
     buildings: "Buildings", units: "Units", households: "Households", residents: "Residents", household: "Household",
     placement: "Building / unit / household", status: "Status", photos: "Photos", photo: "Photo (optional)",
     add_photo: "Add a photo", add_resident: "Add a resident", name: "Name", no_household: "no household",
@@ -98,6 +99,7 @@ window.MENWEI_TEXT = {
     // entries.js
     // devices.js
     // registry.js
+    shown_of: "已显示 {n} / {total} 条",
     buildings: "楼栋", units: "单元", households: "户", residents: "住户", household: "户",
     placement: "楼栋 / 单元 / 户", status: "状态", photos: "照片", photo: "照片（可选）",
     add_photo: "添加照片", add_resident: "新增住户", name: "姓名", no_household: "未分配住户",

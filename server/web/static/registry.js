@@ -114,12 +114,14 @@ function renderRegistry(view) {
   const scopeLine = el("p", { class: "muted", id: "reg-scope" });
   const rows = el("tbody", { id: "reg-resident-rows" });
   const listError = el("p", { class: "error", role: "alert" });
+  const count = el("p", { class: "muted", id: "reg-count" });
+  const moreButton = el("button", { type: "button", id: "reg-more", hidden: true, onclick: () => loadResidents(true) }, t("more"));
   const list = el("section", { id: "reg-residents" },
     el("h3", { "data-i18n": "residents" }, t("residents")), scopeLine, search,
     el("table", { class: "log" }, el("thead", {}, el("tr", {},
       el("th", { "data-i18n": "resident_id" }, t("resident_id")), el("th", { "data-i18n": "name" }, t("name")),
       el("th", { "data-i18n": "placement" }, t("placement")), el("th", { "data-i18n": "status" }, t("status")),
-      el("th", { "data-i18n": "photos" }, t("photos")))), rows), listError,
+      el("th", { "data-i18n": "photos" }, t("photos")))), rows), count, moreButton, listError,
     el("button", { type: "button", id: "reg-new", onclick: () => showAdd() }, t("add_resident")));
   const detail = el("section", { id: "reg-detail" });
   const importBox = importSection(() => state.site, () => loadResidents());
@@ -134,10 +136,11 @@ function renderRegistry(view) {
   };
 
   let listSeq = 0; // an answer to an older query (another household, an earlier search) is dropped
-  const loadResidents = async () => {
+  let listed = 0;
+  const loadResidents = async (more) => {
     if (!state.site) return;
     const seq = ++listSeq;
-    const q = new URLSearchParams({ site: state.site, limit: "200" });
+    const q = new URLSearchParams({ site: state.site, limit: "100", offset: String(more === true ? listed : 0) });
     if (state.household) q.set("household_id", state.household.id);
     if (search.value.trim()) q.set("q", search.value.trim());
     scopeLine.textContent = state.household ? state.household.label : t("whole_site");
@@ -145,15 +148,19 @@ function renderRegistry(view) {
     try {
       const page = await api(`/residents?${q}`);
       if (seq !== listSeq) return;
-      rows.replaceChildren(...page.items.map((r) => el("tr", { "data-resident": r.id, class: `status-${r.status}`,
+      if (more !== true) { rows.replaceChildren(); listed = 0; }
+      rows.append(...page.items.map((r) => el("tr", { "data-resident": r.id, class: `status-${r.status}`,
         onclick: () => showResident(r.id) },
         el("td", {}, r.id), el("td", {}, r.name),
         el("td", {}, [r.building, r.unit, r.household].filter(Boolean).join(" / ") || "—"),
         el("td", {}, statusText(r)), el("td", {}, String(r.photos)))));
-      if (!page.items.length) rows.append(el("tr", {}, el("td", { class: "muted", colspan: 5 }, t("nothing"))));
+      listed += page.items.length;
+      if (!listed) rows.append(el("tr", {}, el("td", { class: "muted", colspan: 5 }, t("nothing"))));
+      count.textContent = t("shown_of", { n: listed, total: page.total });
+      moreButton.hidden = listed >= page.total || !page.items.length;
     } catch (e) { listError.textContent = t("error", { msg: e.message }); }
   };
-  search.addEventListener("input", () => { clearTimeout(search.timer); search.timer = setTimeout(loadResidents, 300); });
+  search.addEventListener("input", () => { clearTimeout(search.timer); search.timer = setTimeout(() => loadResidents(), 300); });
 
   const pickHousehold = (h, u, b) => {
     state.household = { id: h.id, label: `${b.name} / ${u.name} / ${h.name}` };
