@@ -47,6 +47,7 @@ class RowResult:
     detail: str | None = None
     face_code: str | None = None  # the engine's FaceError code when enrolment failed
     photo: str | None = None
+    action: str | None = None  # kept rows: "created" (a new resident) or "updated" (an existing one)
 
     @property
     def kept(self) -> bool:
@@ -218,9 +219,10 @@ def _import_row(sessions, site_id: str, parsed: ParsedRow, photos: PhotoSource |
             record(s, actor, "create" if created else "update", "resident", row.resident_id, site_id, {"via": "import", "line": parsed.line, "enrolled": enrolment is not None})
     except UnknownUnit as exc:
         return RowResult(parsed.line, row.resident_id, "unknown_unit", exc.message)
+    action = "created" if created else "updated"
     if enrolment is None:
-        return RowResult(parsed.line, row.resident_id, "no_photo", "resident saved without a face photo")
-    return RowResult(parsed.line, row.resident_id, "enrolled", None, None, found[0])
+        return RowResult(parsed.line, row.resident_id, "no_photo", "resident saved without a face photo", action=action)
+    return RowResult(parsed.line, row.resident_id, "enrolled", None, None, found[0], action)
 
 
 def _write_row(s: Session, site_id: str, row: ResidentRow, where: Placement, create_units: bool,

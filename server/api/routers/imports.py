@@ -25,6 +25,7 @@ class RowOut(BaseModel):
     detail: str | None
     face_code: str | None
     photo: str | None
+    action: str | None = None  # kept rows: created or updated
 
 
 class ImportOut(BaseModel):

@@ -134,6 +134,15 @@ def test_import_over_http_with_zip(api, uid, photos, site):
     body = r.json()
     assert {x["resident_id"]: x["result"] for x in body["rows"]} == {k + uid: v for k, v in EXPECTED.items()}
     assert body["kept"] == 3 and body["counts"]["no_face"] == 1
+    # kept rows say whether they made a new resident; refused rows made nothing
+    actions = {x["resident_id"]: x["action"] for x in body["rows"]}
+    assert actions == {k + uid: ("created" if v in ("enrolled", "no_photo") else None) for k, v in EXPECTED.items()}
+    r = api.client.post(f"/api/v1/sites/{site}/imports", files={"csv": files["csv"]}, headers=officer)
+    # again without the photos: the three kept before are updated, the rows refused only for
+    # their photo are now created without one
+    again = {x["resident_id"]: x["action"] for x in r.json()["rows"] if x["action"]}
+    assert again == {k + uid: "updated" if v in ("enrolled", "no_photo") else "created" for k, v in EXPECTED.items()
+                     if v not in ("unknown_unit", "invalid_row")}
     # a server folder is admin-only (it would read any file the server can)
     form = {"photos_dir": "/etc"}
     r = api.client.post(f"/api/v1/sites/{site}/imports", files={"csv": files["csv"]}, data=form, headers=officer)
