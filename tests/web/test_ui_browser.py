@@ -15,7 +15,6 @@ from ui_kit import (
     Compound,
     RunningGate,
     enrol_residents,
-    launch_browser,
     seed_registry,
     shot,
     start_server,
@@ -23,16 +22,6 @@ from ui_kit import (
 )
 
 from server.db.models import Alert, AuditLog, Entry, GateCommand
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

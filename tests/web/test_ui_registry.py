@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 from sqlalchemy import select
-from ui_kit import PASSWORD, launch_browser, seed_registry, shot, start_server, stop_server
+from ui_kit import PASSWORD, seed_registry, shot, start_server, stop_server
 
 from server.db.models import AuditLog, FacePhoto, Resident, ResidentStatus, VisitorPass
 
@@ -83,16 +83,6 @@ def world(tmp_path_factory):
         yield w
     finally:
         stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
 
 
 def _open(browser, world: World, role: str, route: str):
