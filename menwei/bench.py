@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--faces", type=Path, default=None, help="photographs (default: tests/data/faces)")
     gate.add_argument("--quick", action="store_true", help="one run: 640x360, fp32")
     gate.add_argument("--scene", default="demo", help="synthetic scene (default: demo; see edge.capture.synthetic)")
+    gate.add_argument("--thermal", default=None, metavar="PROFILE|none",
+                      help="simulated thermal sensor: a profile of firmware_configs/thermal (default "
+                           "lepton35-purethermal, 8.7 Hz; p2pro is 25 Hz) or none (the pipeline's own latency, "
+                           "without the wait for 3 temperature readings)")
     gate.add_argument("--json", action="store_true", help="machine-readable output")
     gate.set_defaults(handler=_gate)
 
@@ -60,12 +64,16 @@ def _inference(args) -> int:
 
 def _gate(args) -> int:
     from edge.benchmark import default_faces_dir
-    from edge.pipeline.bench import PRECISIONS, SIZES, gate_report
+    from edge.pipeline.bench import DEFAULT_THERMAL, PRECISIONS, SIZES, gate_report
+    from edge.thermal.config import load_profile
 
     sizes, precisions = (((640, 360),), ("fp32",)) if args.quick else (SIZES, PRECISIONS)
     on_run = None if args.json else _print_gate_run
+    thermal = DEFAULT_THERMAL if args.thermal is None else (None if args.thermal == "none" else args.thermal)
+    if thermal is not None:
+        load_profile(thermal)  # an unknown profile is one line here, not a traceback in the worker
     report = gate_report(args.faces or default_faces_dir(), sizes=sizes, precisions=precisions, scene=args.scene,
-                         on_run=on_run)
+                         thermal_profile=thermal, on_run=on_run)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -76,7 +84,7 @@ def _gate(args) -> int:
 
 def _print_gate_run(run: dict) -> None:
     lat, wait = run["latency_ms_from_first_good_frame"], run["camera_wait_ms_from_first_good_frame"]
-    print(f"{run['resolution']} {run['precision']}: {run['fps']} fps ({run['fps_pipeline']} without decoding), "
+    print(f"{run['resolution']} {run['precision']} (thermal: {run['thermal']}): {run['fps']} fps ({run['fps_pipeline']} without decoding), "
           f"decision p50 {lat['p50']} ms p95 {lat['p95']} ms after the first good frame (+ camera wait p95 "
           f"{wait['p95']} ms), {run['decisions']} decisions for {run['people']} people ({run['correct']} right; "
           f"undecided: {', '.join(run['undecided']) or 'none'}), peak RSS {run['peak_rss_mb']} MB")

@@ -19,6 +19,9 @@ import numpy as np
 
 SIZES = ((1280, 720), (640, 360))
 PRECISIONS = ("fp32", "int8")
+# the sensor the gate bench simulates by default: the Lepton 3.5 (8.7 Hz), the slowest of the
+# cameras' companions that reads a face at gate distance (the MLX90640 is 4 Hz but for close range)
+DEFAULT_THERMAL = "lepton35-purethermal"
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -48,8 +51,11 @@ def _score(decisions, truth, enrolled: set[str]) -> dict:
             "decided_twice": sorted(k for k, n in per_label.items() if n > 1)}
 
 
-def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str = "demo") -> dict:
-    """One measured replay (meant to run in its own process)."""
+def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str = "demo",
+             thermal_profile: str | None = DEFAULT_THERMAL) -> dict:
+    """One measured replay (meant to run in its own process). `thermal_profile` names the
+    simulated sensor (its frame rate is what a decision waits for: 3 readings from distinct
+    sensor frames); None runs without one, which leaves the pipeline's own latency."""
     from edge.capture.source import open_source
     from edge.capture.synthetic import load_truth, named_scene
     from edge.face.engine import FaceEngine
@@ -59,6 +65,7 @@ def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str
     from edge.pipeline.thermal_reading import ThermalReader
     from edge.pipeline.thermal_sim import TrueFace, TruthThermalFrames
     from edge.runtime import configure_opencv
+    from edge.thermal.config import load_profile
 
     configure_opencv()  # a spawned process: the same thread settings as `menwei` itself
     faces = Path(faces_dir)
@@ -69,9 +76,11 @@ def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str
         video = s.write_video(Path(tmp) / f"{scene}.avi")
         s.save_truth(video.with_suffix(".truth.json"))
         truth = load_truth(video.with_suffix(".truth.json"))
-        thermal_frames = TruthThermalFrames([[TrueFace(f.box, f.core_temperature_c) for f in fr] for fr in truth],
-                                            (width, height))
-        thermal = ThermalReader(thermal_frames, thermal_frames.gate_config(), thermal_frames.profile)
+        thermal = None
+        if thermal_profile is not None:
+            thermal_frames = TruthThermalFrames([[TrueFace(f.box, f.core_temperature_c) for f in fr] for fr in truth],
+                                                (width, height), profile=load_profile(thermal_profile))
+            thermal = ThermalReader(thermal_frames, thermal_frames.gate_config(), thermal_frames.profile)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = replay(open_source(str(video)), GatePipeline(engine, gallery, thermal=thermal))
     stages = result.stats.stages
@@ -80,6 +89,7 @@ def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str
     frames = max(1, result.frames)
     return {
         "resolution": f"{width}x{height}", "precision": precision, "scene": scene, "frames": result.frames,
+        "thermal": thermal_profile or "none",
         "fps": round(result.fps, 1),
         "fps_pipeline": round(result.frames / max(1e-9, result.wall_s - read_s), 1),
         "latency_ms_from_first_good_frame": _percentiles([d.latency_good_ms for d in result.decisions
@@ -113,12 +123,12 @@ def run_once(faces_dir: str, width: int, height: int, precision: str, scene: str
 
 
 def gate_report(faces_dir: Path, *, sizes=SIZES, precisions=PRECISIONS, scene: str = "demo",
-                on_run=None) -> dict:
+                thermal_profile: str | None = DEFAULT_THERMAL, on_run=None) -> dict:
+    """Every (size, precision) run, each in a fresh process; `on_run(run)` after each."""
     if not (Path(faces_dir) / "knn_examples" / "train").is_dir():
         from menwei.errors import MenweiError
 
         raise MenweiError(f"{faces_dir}: photographs not found (expected knn_examples/train inside)", "bad_input")
-    """Every (size, precision) run, each in a fresh process; `on_run(run)` after each."""
     from edge.benchmark import machine
 
     runs = []
@@ -126,8 +136,9 @@ def gate_report(faces_dir: Path, *, sizes=SIZES, precisions=PRECISIONS, scene: s
     for width, height in sizes:
         for precision in precisions:
             with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                run = pool.submit(run_once, str(faces_dir), width, height, precision, scene).result()
+                run = pool.submit(run_once, str(faces_dir), width, height, precision, scene,
+                                  thermal_profile).result()
             runs.append(run)
             if on_run is not None:
                 on_run(run)
-    return {"machine": machine(), "scene": scene, "runs": runs}
+    return {"machine": machine(), "scene": scene, "thermal": thermal_profile or "none", "runs": runs}

@@ -32,3 +32,25 @@ def test_bench_gate_without_photos_is_one_line(tmp_path, capsys):
     assert main(["bench", "gate", "--quick", "--faces", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "photographs not found" in err[0]
+
+
+def test_bench_gate_without_thermal_separates_the_pipelines_latency(faces_dir, capsys):
+    """`--thermal none`: no temperature stage at all, so what is left is the pipeline's own wait;
+    the scene's camera time to each decision is then shorter than with the 8.7 Hz Lepton, whose
+    3 readings must come from distinct sensor frames (a new one every 3-4 camera frames)."""
+    args = ["bench", "gate", "--quick", "--json", "--scene", "walkup", "--faces", str(faces_dir)]
+    assert main([*args, "--thermal", "none"]) == 0
+    bare = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    lepton = json.loads(capsys.readouterr().out)
+    (run,), (with_sensor,) = bare["runs"], lepton["runs"]
+    assert (bare["thermal"], run["thermal"], with_sensor["thermal"]) == ("none", "none", "lepton35-purethermal")
+    assert not {"thermal", "thermal_sensor"} & set(run["stages"])
+    assert run["decisions"] == run["correct"] == run["people"]
+    assert run["camera_wait_ms_from_first_good_frame"]["p50"] < with_sensor["camera_wait_ms_from_first_good_frame"]["p50"]
+
+
+def test_bench_gate_unknown_thermal_profile_is_one_line(faces_dir, capsys):
+    assert main(["bench", "gate", "--quick", "--thermal", "lepton9", "--faces", str(faces_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "thermal profile 'lepton9' not found" in err[0]
