@@ -55,7 +55,8 @@ function applyLanguage(root) {
 
 // ------------------------------------------------------------------ API
 class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  // errors: a 422's invalid fields ({loc, msg}), for pages that show each beside its field
+  constructor(status, message, errors) { super(message); this.status = status; this.errors = errors || null; }
 }
 
 async function api(path, options = {}) {
@@ -69,8 +70,13 @@ async function api(path, options = {}) {
   if (r.status === 401 && app.token) { logout(t("expired")); throw new ApiError(401, t("expired")); }
   if (!r.ok) {
     let msg = r.statusText;
-    try { const body = await r.json(); msg = body.error?.message || body.detail || msg; } catch (_) { /* not JSON */ }
-    throw new ApiError(r.status, typeof msg === "string" ? msg : JSON.stringify(msg));
+    let errors = null;
+    try {
+      const body = await r.json();
+      msg = body.error?.message || body.detail || msg;
+      errors = Array.isArray(body.errors) ? body.errors : null;
+    } catch (_) { /* not JSON */ }
+    throw new ApiError(r.status, typeof msg === "string" ? msg : JSON.stringify(msg), errors);
   }
   return options.raw ? r : r.json();
 }
