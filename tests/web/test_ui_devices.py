@@ -171,6 +171,8 @@ def test_a_property_manager_pushes_a_config_the_gate_applies_refuses_or_has_not_
         assert refused.text_content() == ("refused by the gate (it keeps v1): config v2 refused: "
                                           "policy.mask_required: Extra inputs are not permitted")
         assert gate.agent.config_version == 1 and gate.agent.remote.policy.mask_required is False
+        # the gate's own report of what fails, from its telemetry, in the panel's errors
+        page.wait_for_selector("#gate-panel .gp-errors li.bad:has-text('config: config v2 refused')", timeout=10_000)
         # the table says it too
         page.wait_for_selector(f"#device-rows tr[data-gate='{fleet.gate}'].behind:has-text('config v2 refused')",
                                timeout=10_000)
