@@ -238,3 +238,47 @@ def test_an_admin_rotates_a_gates_credentials_and_sees_them_once(fleet, browser)
                                                                    AuditLog.object_id == fleet.gate)]
     engine.dispose()
     assert rotations == [fleet.users["admin"]] * 2
+
+
+def test_a_guard_tells_the_alarms_apart_by_colour(fleet, browser):
+    """The guard's gate screen (same server): each open alarm in its kind's colour, a door alarm
+    named with what happened to the door."""
+    from datetime import UTC, datetime
+
+    from server.db.models import Alert, AlertKind
+    from server.db.session import make_engine, session_factory
+
+    kinds = {"fever": (AlertKind.FEVER, {}), "unknown": (AlertKind.UNKNOWN_PERSON, {}),
+             "forced": (AlertKind.DOOR_ALARM, {"alarm": "forced_open"}),
+             "held": (AlertKind.DOOR_ALARM, {"alarm": "held_open"}),
+             "offline": (AlertKind.GATE_OFFLINE, {"status": {"state": "offline", "reason": "silent"}})}
+    engine = make_engine(fleet.db_url)
+    ids = {}
+    with session_factory(engine)() as s:
+        for name, (kind, detail) in kinds.items():
+            a = Alert(kind=kind, site_id=fleet.site, gate_id=fleet.gate, created_at=datetime.now(UTC), detail=detail)
+            s.add(a)
+            s.flush()
+            ids[name] = a.id
+        s.commit()
+    engine.dispose()
+    context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{fleet.url}/")
+    page.fill("input[name=username]", fleet.users["guard"])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    for alert_id in ids.values():
+        page.wait_for_selector(f"#gate-alerts li[data-alert='{alert_id}']")
+
+    def look(name):
+        return page.eval_on_selector(f"#gate-alerts li[data-alert='{ids[name]}']",
+                                     "li => [getComputedStyle(li).borderLeftColor, li.querySelector('.name').textContent]")
+
+    expected = {"fever": ("rgb(123, 31, 162)", "fever"), "unknown": ("rgb(178, 106, 0)", "unknown person"),
+                "forced": ("rgb(198, 40, 40)", "door alarm: door forced open"),
+                "held": ("rgb(230, 81, 0)", "door alarm: door held open"),
+                "offline": ("rgb(55, 71, 79)", "gate offline")}
+    assert {name: tuple(look(name)) for name in ids} == expected
+    shot(page, "guard-alarms-by-kind")
+    context.close()

@@ -292,9 +292,13 @@ function renderTiles() {
   }));
 }
 
+// A door alarm says which (forced, held, fire); every kind has its colour (app.css), so a guard
+// tells a fever from a forced door across the room.
 function alertItem(a, onAck) {
-  const li = el("li", { class: `alert-item ${a.acknowledged_at ? "done" : "open"}`, "data-alert": a.id },
-    el("span", { class: "name" }, code(a.kind)),
+  const alarm = a.kind === "door_alarm" && a.detail && a.detail.alarm ? String(a.detail.alarm) : null;
+  const cls = `alert-item ${a.acknowledged_at ? "done" : "open"} kind-${a.kind}${alarm ? ` door-${alarm}` : ""}`;
+  const li = el("li", { class: cls, "data-alert": a.id, "data-kind": a.kind },
+    el("span", { class: "name" }, alarm ? `${code(a.kind)}: ${code(alarm)}` : code(a.kind)),
     el("span", { class: "meta" }, `${a.gate_id || a.site_id} · ${fmtTime(a.created_at)}`
       + (a.resident_name ? ` · ${a.resident_name}` : "")));
   if (a.acknowledged_at) {
