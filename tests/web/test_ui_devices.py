@@ -8,6 +8,8 @@ property manager has no rotate button and gets 403 from the API."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from broker_kit import Client, PrivateMosquitto, free_port
 from ui_kit import PASSWORD, RunningGate, seed_registry, shot, start_server, stop_server
 
 from server.broker_auth import verify_password
@@ -102,6 +105,50 @@ def _wait(predicate, timeout: float = 30.0):
     while not (value := predicate()) and time.monotonic() < deadline:
         time.sleep(0.2)
     return value
+
+
+def _broker_files(fleet: Fleet, gport: int, sport: int) -> Path:
+    """`menwei server broker-files` from the server's database, as an operator runs it after a rotation."""
+    out = fleet.tmp / "broker"
+    r = subprocess.run([str(Path(sys.executable).with_name("menwei")), "server", "broker-files", "--db", fleet.db_url,
+                        "--out", str(out), "--gate-listener", f"127.0.0.1:{gport}",
+                        "--server-listener", f"127.0.0.1:{sport}"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _gate_broker(fleet: Fleet):
+    """A Mosquitto of the test's own whose accounts are the database's (the shared one lets anyone in)."""
+    gport, sport = free_port(), free_port()
+    out = _broker_files(fleet, gport, sport)
+    conf = (out / "menwei-listeners.conf").read_text()
+    return PrivateMosquitto(fleet.tmp, conf, [gport, sport]), gport, sport
+
+
+def _login_ok(port: int, gate: str, password: str) -> bool:
+    c = Client(port, f"gate.{gate}", password)
+    try:
+        return c.accepted
+    finally:
+        c.close()
+
+
+def _link_connects(fleet: Fleet, port: int, password: str) -> bool:
+    """The gate's own link (edge/link) with these credentials in its broker URL."""
+    from urllib.parse import quote
+
+    from edge.link.outbox import Outbox
+    from edge.link.session import GateLink, LinkHandlers
+
+    ob = Outbox(fleet.tmp / f"outbox-{uuid.uuid4().hex[:6]}.sqlite", max_events=10)
+    url = f"mqtt://gate.{fleet.gate}:{quote(password, safe='')}@127.0.0.1:{port}"
+    link = GateLink(url, fleet.site, fleet.gate, ob, LinkHandlers(), session_expiry_s=0)
+    link.start()
+    try:
+        return bool(_wait(lambda: link.stats.connected, 15))
+    finally:
+        link.stop()
+        ob.close()
 
 
 def _old_agent_parse(real):
@@ -216,18 +263,30 @@ def test_an_admin_rotates_a_gates_credentials_and_sees_them_once(fleet, browser)
     after = fleet.gate_row(fleet.gate).mqtt_password_hash
     assert after != before and verify_password(password, after)
     assert before is None or not verify_password(password, before)  # the seeded gate had none at all
-    # shown once: the page after a reload has no way to show it again
-    page.reload()
-    page.wait_for_selector("#device-rows tr[data-gate]")
-    _manage(page, fleet.gate)
-    assert password not in page.content()
-    # a second rotation unseats the first password
-    page.click("#gate-panel .rotate")
-    page.click("#gate-panel .rotate-yes")
-    page.wait_for_selector("#gate-panel .cred-password")
-    second = page.text_content("#gate-panel .cred-password")
-    latest = fleet.gate_row(fleet.gate).mqtt_password_hash
-    assert second != password and verify_password(second, latest) and not verify_password(password, latest)
+    # the broker's accounts, written from the database as in production; the gate's own link logs in
+    broker, gport, sport = _gate_broker(fleet)
+    try:
+        assert _link_connects(fleet, gport, password), "the gate could not log in with the new password"
+        # shown once: the page after a reload has no way to show it again
+        page.reload()
+        page.wait_for_selector("#device-rows tr[data-gate]")
+        _manage(page, fleet.gate)
+        assert password not in page.content()
+        # a second rotation unseats the first password
+        page.click("#gate-panel .rotate")
+        page.click("#gate-panel .rotate-yes")
+        page.wait_for_selector("#gate-panel .cred-password")
+        second = page.text_content("#gate-panel .cred-password")
+        latest = fleet.gate_row(fleet.gate).mqtt_password_hash
+        assert second != password and verify_password(second, latest) and not verify_password(password, latest)
+        # until the broker files are rewritten the old password still works; then it does not
+        assert _login_ok(gport, fleet.gate, password)
+        _broker_files(fleet, gport, sport)
+        broker.reload()
+        assert _wait(lambda: not _login_ok(gport, fleet.gate, password), 10), "the old password still logs in"
+        assert _link_connects(fleet, gport, second)
+    finally:
+        broker.stop()
     context.close()
 
     from server.db.session import make_engine, session_factory
