@@ -224,6 +224,16 @@ def test_a_property_manager_pushes_a_config_the_gate_applies_refuses_or_has_not_
         page.wait_for_selector(f"#device-rows tr[data-gate='{fleet.gate}'].behind:has-text('config v2 refused')",
                                timeout=10_000)
         shot(page, "property-manager-devices-config-refused")
+        # the same in Chinese (the gate's reason stays as the gate wrote it)
+        page.click("#lang")
+        page.wait_for_selector("#nav a:has-text('设备')")
+        _manage(page, fleet.gate)
+        page.wait_for_selector("#gate-panel .cfg-state[data-state=refused]:has-text('闸机拒绝（仍运行 v1）')")
+        page.wait_for_selector("#gate-panel .gp-door:has-text('已上锁')")
+        shot(page, "property-manager-devices-config-refused-zh")
+        page.click("#lang")
+        page.wait_for_selector("#nav a:has-text('Devices')")
+        _manage(page, fleet.gate)
     finally:
         gate.stop()
     monkeypatch.undo()
