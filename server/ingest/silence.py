@@ -74,8 +74,13 @@ class SilenceWatch:
         self.period_s = period_s if period_s is not None else min(5.0, after_s / 4)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._since: datetime | None = None
 
     def check(self) -> list[str]:
+        # a worker that was down has heard nobody: every gate gets the whole timeout from the
+        # moment this worker could first hear it, else a restart would raise an alert per gate
+        if self._since is not None and (self.clock() - self._since).total_seconds() < self.after_s:
+            return []
         with self._sessions() as s, s.begin():
             marked = mark_silent_gates(s, self.clock(), self.after_s, self.sites)
         for gate_id in marked:
@@ -83,6 +88,8 @@ class SilenceWatch:
         return marked
 
     def start(self) -> SilenceWatch:
+        """Call once subscribed: the timeout counts from here for gates last seen before."""
+        self._since = self.clock()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="menwei-ingest-silence", daemon=True)
         self._thread.start()

@@ -173,3 +173,27 @@ def test_the_setting_is_checked():
         load_settings(env={}, ingest={"gate_offline_after_s": 1})
     assert load_settings(env={}).ingest.gate_offline_after_s == 30
     assert load_settings(env={}, ingest={"gate_offline_after_s": None}).ingest.gate_offline_after_s is None
+
+
+def test_a_worker_that_was_down_gives_every_gate_the_whole_timeout(db_url, sessions, broker_url, uid):
+    """Stored online, last seen an hour ago (the server was off, not the gate): no alert at start,
+    only if the gate stays silent for the timeout counted from when the worker could hear it."""
+    from sqlalchemy import update
+
+    site, gate = f"s{uid}", f"g{uid}"
+    seed(sessions, site, {gate: "in"})
+    with sessions.begin() as s:
+        s.execute(update(Gate).where(Gate.id == gate).values(state="online", last_seen_at=T0 - timedelta(hours=1)))
+    clock = Clock()
+    worker = IngestWorker(settings(db_url, broker_url, uid, site, gate_offline_after_s=30), sessions, clock=clock)
+    worker.silence.period_s = 3600
+    worker.start()
+    try:
+        clock.at(10)
+        assert worker.silence.check() == []
+        assert gate_row(sessions, gate).state == "online" and gate_offline_alerts(sessions, gate) == []
+        clock.at(30)
+        assert worker.silence.check() == [gate]
+        assert len(gate_offline_alerts(sessions, gate)) == 1
+    finally:
+        worker.stop()
