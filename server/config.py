@@ -78,6 +78,12 @@ class IngestSettings(_Section):
     override_window_s: float = Field(300.0, gt=0, le=86400,
                                      description="an override must follow a remote open of the same operator "
                                                  "within this time, else it raises an alert")
+    # a gate sends telemetry every 2 s (edge/agent/agent.py): 15 missed in a row is not a hiccup,
+    # and a gate that is loading its models or reconnecting gets the time to say so
+    gate_offline_after_s: float | None = Field(30.0, ge=5, le=86400,
+                                               description="an online gate silent (no status, no telemetry) "
+                                                           "this long is marked offline with a gate_offline "
+                                                           "alert, as its Last Will would; null = only the Will")
     rematch: bool = Field(True, description="re-match unknown faces against the whole district (face engine)")
     retry_backoff_s: float = Field(1.0, gt=0, description="wait before retrying a batch the database refused")
 

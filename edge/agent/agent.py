@@ -422,8 +422,18 @@ class GateAgent:
                                      "outbox_refused": self.counters.outbox_full,
                                      "latency_ms": state["latency_ms"], "camera": state["camera"]["state"],
                                      "thermal": state["thermal"], "door": state["door"],
+                                     "door_open": state["door_io"].get("door_open"),
+                                     "errors": self._errors(state),
                                      "box_temperatures_c": box_temperatures(), "rss_mb": rss_mb(),
                                      "at": state["updated_at"]})
+
+    @staticmethod
+    def _errors(state: dict) -> dict:
+        """What is failing now, per part, for the server's Devices page (only the parts with an error;
+        each cut to one line: telemetry is sent every 2 s)."""
+        found = {"camera": state["camera"].get("last_error"), "gallery": state.get("gallery_error"),
+                 "config": state.get("config_error"), "door_inputs": state["door_io"].get("inputs_error")}
+        return {k: str(v).splitlines()[0][:200] for k, v in found.items() if v}
 
     def _shutdown(self) -> None:
         self.notifier.stopping()

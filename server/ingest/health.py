@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from menwei.wire import Channel
 from server.db.models import DeviceHealth, Gate
 from server.ingest.alerts import gate_offline_alert, outbox_full_alert
 from server.ingest.outcome import BatchOutcome
+from server.ingest.silence import SILENT
 from server.ingest.validate import HealthReport
 
 
@@ -33,11 +34,30 @@ class HealthRecorder:
         data = r.telemetry.model_dump(mode="json", exclude_none=True)
         session.execute(update(Gate).where(Gate.id == r.gate_id)
                         .values(last_telemetry=data, telemetry_at=now, last_seen_at=now))
+        self._back_from_silence(session, r.gate_id, now)
         last = self._sampled.get(r.gate_id)
         if last is None or (now - last).total_seconds() >= self.sample_s:
             self._sampled[r.gate_id] = now
             session.execute(insert(DeviceHealth.__table__),
                             [{"gate_id": r.gate_id, "at": now, "kind": "telemetry", "state": None, "data": data}])
+
+    @staticmethod
+    def _back_from_silence(session: Session, gate_id: str, now: datetime) -> None:
+        """A gate marked offline for silence (server/ingest/silence.py) that sends telemetry is
+        online again: its retained status still says so, and it publishes none until it reconnects.
+        Not after a Will: a late telemetry from before the crash must not undo it; the gate's
+        status on reconnecting does."""
+        row = session.execute(select(Gate.state, Gate.last_status, Gate.status_at).where(Gate.id == gate_id)).first()
+        if row is None or row.state != "offline" or (row.last_status or {}).get("reason") != SILENT:
+            return
+        status = {"state": "online", "reason": "telemetry"}
+        # conditional on the silent mark still being the last status: one writer wins
+        flipped = session.execute(update(Gate).where(Gate.id == gate_id, Gate.state == "offline",
+                                                     Gate.status_at == row.status_at)
+                                  .values(state="online", last_status=status, status_at=now)).rowcount
+        if flipped:
+            session.execute(insert(DeviceHealth.__table__),
+                            [{"gate_id": gate_id, "at": now, "kind": "status", "state": "online", "data": status}])
 
     @staticmethod
     def _outbox_alarm(session: Session, r: HealthReport, out: BatchOutcome, now: datetime) -> None:

@@ -18,6 +18,8 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,6 +31,7 @@ from menwei.wire import Ack, Channel, shared_subscription, subscription, topic
 from server.config import Settings
 from server.db.types import utcnow
 from server.ingest.identity import resolve_client_id
+from server.ingest.silence import SilenceWatch
 from server.ingest.store import BatchOutcome, BatchStore
 from server.ingest.validate import MALFORMED, CaptureBounds, Incoming, Rejected, parse
 
@@ -72,13 +75,18 @@ class IngestWorker:
     """
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, mqtt_url: str | None = None,
-                 rematcher: Any | None = None):
+                 rematcher: Any | None = None, clock: Callable[[], datetime] = utcnow):
         self.settings = settings
         self.url = mqtt_url or settings.mqtt_url
         if not self.url:
             raise MqttError("no MQTT broker URL: set mqtt_url (MENWEI_MQTT_URL) or pass --mqtt")
         self._sessions = session_factory
-        self.store = BatchStore(settings.ingest)
+        # one clock for the arrival time of messages and the silence check, so a test can move it
+        self.clock = clock
+        self.store = BatchStore(settings.ingest, now=clock)
+        after = settings.ingest.gate_offline_after_s
+        self.silence = SilenceWatch(session_factory, after, sites=settings.ingest.sites, clock=clock) \
+            if after else None
         self.rematcher = rematcher
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
@@ -129,12 +137,16 @@ class IngestWorker:
             raise MqttError(f"the broker did not grant the ingest subscriptions: {why}")
         if self.rematcher is not None:
             self.rematcher.start()
+        if self.silence is not None:
+            self.silence.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the batch in hand; queued but uncommitted messages are not PUBACKed, so
         the broker delivers them again to the next worker with this client id."""
         self._stop.set()
+        if self.silence is not None:
+            self.silence.stop()
         for t in (self._thread, *self._writers):
             if t is not None:
                 t.join(timeout)
@@ -193,7 +205,7 @@ class IngestWorker:
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         self._queue.put(Incoming(message.topic, message.payload, message.mid, message.qos, bool(message.retain),
-                                 utcnow()))
+                                 self.clock()))
 
     # -- batching thread ------------------------------------------------------------------------
     def _run(self) -> None:

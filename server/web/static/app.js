@@ -55,7 +55,8 @@ function applyLanguage(root) {
 
 // ------------------------------------------------------------------ API
 class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  // errors: a 422's invalid fields ({loc, msg}), for pages that show each beside its field
+  constructor(status, message, errors) { super(message); this.status = status; this.errors = errors || null; }
 }
 
 async function api(path, options = {}) {
@@ -69,8 +70,13 @@ async function api(path, options = {}) {
   if (r.status === 401 && app.token) { logout(t("expired")); throw new ApiError(401, t("expired")); }
   if (!r.ok) {
     let msg = r.statusText;
-    try { const body = await r.json(); msg = body.error?.message || body.detail || msg; } catch (_) { /* not JSON */ }
-    throw new ApiError(r.status, typeof msg === "string" ? msg : JSON.stringify(msg));
+    let errors = null;
+    try {
+      const body = await r.json();
+      msg = body.error?.message || body.detail || msg;
+      errors = Array.isArray(body.errors) ? body.errors : null;
+    } catch (_) { /* not JSON */ }
+    throw new ApiError(r.status, typeof msg === "string" ? msg : JSON.stringify(msg), errors);
   }
   return options.raw ? r : r.json();
 }
@@ -286,9 +292,13 @@ function renderTiles() {
   }));
 }
 
+// A door alarm says which (forced, held, fire); every kind has its colour (app.css), so a guard
+// tells a fever from a forced door across the room.
 function alertItem(a, onAck) {
-  const li = el("li", { class: `alert-item ${a.acknowledged_at ? "done" : "open"}`, "data-alert": a.id },
-    el("span", { class: "name" }, code(a.kind)),
+  const alarm = a.kind === "door_alarm" && a.detail && a.detail.alarm ? String(a.detail.alarm) : null;
+  const cls = `alert-item ${a.acknowledged_at ? "done" : "open"} kind-${a.kind}${alarm ? ` door-${alarm}` : ""}`;
+  const li = el("li", { class: cls, "data-alert": a.id, "data-kind": a.kind },
+    el("span", { class: "name" }, alarm ? `${code(a.kind)}: ${code(alarm)}` : code(a.kind)),
     el("span", { class: "meta" }, `${a.gate_id || a.site_id} · ${fmtTime(a.created_at)}`
       + (a.resident_name ? ` · ${a.resident_name}` : "")));
   if (a.acknowledged_at) {
