@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
@@ -208,8 +210,12 @@ def export_entries(ctx: EntriesExport, site: str | None = None, gate: str | None
                     break
 
     name = f"entries-{site or 'all'}.csv"
+    # HTTP headers are Latin-1: a compound id such as 未来城 goes in the RFC 6266 filename* form,
+    # with an ASCII stand-in for old clients (it raised UnicodeEncodeError before)
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
     return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             headers={"Content-Disposition": disposition,
                                       "Cache-Control": "no-store"})
 
 

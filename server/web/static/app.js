@@ -445,6 +445,7 @@ function renderDashboard(view) {
       drawBars($("chart-days"), days.map((d) => d.label), days, ["granted", "denied", "alert"]);
       $("dash-gates").replaceChildren(...hours.gates.map((g) => el("tr", { "data-gate": g.gate_id },
         el("td", {}, g.gate_id), el("td", {}, g.entries), el("td", {}, g.granted), el("td", {}, g.denied), el("td", {}, g.alert))));
+      await reviewFigures(form.site.value, localDate(since), day); // entries.js
     } catch (e) { $("dash-totals").replaceChildren(el("p", { class: "error" }, t("error", { msg: e.message }))); }
   };
   form.addEventListener("change", load);
