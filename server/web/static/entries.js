@@ -21,16 +21,23 @@ function entryQuery(form, cursor) {
 // blob: URLs of the crops on screen; released when the rows are replaced and when the page goes
 function thumbs() {
   const urls = [];
+  let round = 0; // a crop that arrives after its rows (or the page) went is dropped, not leaked
   return {
     img(e) {
       const img = el("img", { class: "face log-face", alt: "", title: t("gate_crop"), "data-face": e.event_id });
       if (!e.has_face) { img.classList.add("none"); return img; }
+      const mine = round;
       api(`/entries/${e.event_id}/face`, { raw: true })
-        .then((r) => r.blob()).then((b) => { const u = URL.createObjectURL(b); urls.push(u); img.src = u; })
+        .then((r) => r.blob()).then((b) => {
+          if (mine !== round) return;
+          const u = URL.createObjectURL(b);
+          urls.push(u);
+          img.src = u;
+        })
         .catch(() => img.classList.add("none")); // purged by retention meanwhile
       return img;
     },
-    release() { for (const u of urls.splice(0)) URL.revokeObjectURL(u); },
+    release() { round++; for (const u of urls.splice(0)) URL.revokeObjectURL(u); },
   };
 }
 
