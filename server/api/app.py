@@ -103,14 +103,16 @@ def create_app(settings, session_factory: sessionmaker[Session], *,
         imports,
         live,
         passes,
+        presence,
         residents,
+        reviews,
         sites,
         stats,
         units,
     )
 
     registry = (areas, sites, control_levels, buildings, units, households, grids)
-    for module in (auth, *registry, residents, passes, gates, gate_config, entries, live, alerts, stats, audit_log,
+    for module in (auth, *registry, residents, passes, gates, gate_config, entries, reviews, presence, live, alerts, stats, audit_log,
                    gallery_files, imports):
         app.include_router(module.router, prefix="/api/v1", responses=error_responses())
 

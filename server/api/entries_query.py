@@ -22,7 +22,7 @@ from menwei.errors import MenweiError
 from menwei.wire import Decision
 from server.api.bounds import INT64_MAX, INT64_MIN
 from server.api.roles import Principal
-from server.db.models import Alert, Entry, Resident
+from server.db.models import Alert, Entry, EntryReview, Resident
 from server.registry.service import InvalidInput
 
 
@@ -39,10 +39,16 @@ class EntryFilters:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     alerts_only: bool = False
+    # a name search, resolved to the ids of the caller's residents it matched (server/api/name_search.py);
+    # None: no name search. The words searched are not kept here: the audit log gets this as a count.
+    residents: frozenset[str] | None = None
 
     def as_dict(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()
-                if v not in (None, False)}
+        out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()
+               if v not in (None, False) and k != "residents"}
+        if self.residents is not None:
+            out["name_matches"] = len(self.residents)
+        return out
 
 
 def as_utc(v: datetime | None) -> datetime | None:
@@ -79,13 +85,18 @@ COLUMNS = (Entry.id, Entry.event_id, Entry.site_id, Entry.gate_id, Entry.seq, En
            Entry.matched_by, Entry.score, Entry.temperature_c, Entry.temperature_status, Entry.has_alert,
            Entry.visitor_pass_id, Entry.pass_host_resident_id, Entry.pass_refused,
            Resident.name.label("resident_name"), Resident.site_id.label("resident_site_id"),
-           Host.name.label("pass_host_name"), Host.site_id.label("pass_host_site_id"))
+           Host.name.label("pass_host_name"), Host.site_id.label("pass_host_site_id"),
+           # IS NOT NULL reads the row's null map only: the crop itself stays out of list queries
+           Entry.face_jpeg.is_not(None).label("has_face"),
+           EntryReview.kind.label("review_kind"), EntryReview.note.label("review_note"),
+           EntryReview.reviewed_by.label("review_by"), EntryReview.reviewed_at.label("review_at"))
 
 
 def entries_query(f: EntryFilters, who: Principal) -> Select:
     """Rows newest first; the caller's scope is applied here, never left to the handler."""
     q = (select(*COLUMNS).outerjoin(Resident, Resident.id == Entry.resident_id)
-         .outerjoin(Host, Host.id == Entry.pass_host_resident_id))
+         .outerjoin(Host, Host.id == Entry.pass_host_resident_id)
+         .outerjoin(EntryReview, EntryReview.entry_id == Entry.id))
     if f.site is not None:
         q = q.where(Entry.site_id == f.site)
     elif who.sites is not None:
@@ -96,6 +107,10 @@ def entries_query(f: EntryFilters, who: Principal) -> Select:
         q = q.where(Entry.resident_id == f.resident)
         if who.sites is not None:  # no "was X seen here?" answers about people outside the scope
             q = q.where(Resident.site_id.in_(sorted(who.sites)))
+    if f.residents is not None:
+        # the ids came from the caller's own residents (name_search.py), so no scope check is needed
+        # beyond the entries' one above
+        q = q.where(Entry.resident_id.in_(sorted(f.residents)))
     if f.decision is not None:
         q = q.where(Entry.decision == f.decision.value)
     if f.since is not None:

@@ -25,6 +25,7 @@ class Perm(StrEnum):
     REGISTRY_WRITE = "registry.write"
     ENTRIES_READ = "entries.read"
     ENTRIES_EXPORT = "entries.export"
+    ENTRIES_REVIEW = "entries.review"  # mark a recognition as wrong (feeds the review figures)
     ALERTS_READ = "alerts.read"
     ALERTS_ACK = "alerts.ack"
     GATES_READ = "gates.read"
@@ -52,7 +53,7 @@ _GRANTS: dict[Role, frozenset[Perm]] = {
     }),
     Role.COMMUNITY_OFFICER: frozenset({
         Perm.SITES_READ, Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ENTRIES_READ, Perm.ENTRIES_EXPORT,
-        Perm.ALERTS_READ, Perm.ALERTS_ACK, Perm.GATES_READ, Perm.STATS_READ, Perm.CONTROL_SET,
+        Perm.ENTRIES_REVIEW, Perm.ALERTS_READ, Perm.ALERTS_ACK, Perm.GATES_READ, Perm.STATS_READ, Perm.CONTROL_SET,
     }),
     Role.ADMIN: frozenset(Perm),
 }

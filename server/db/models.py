@@ -117,6 +117,14 @@ class ControlLevel(StrEnum):
     LOCKDOWN = "lockdown"  # residents only, no visitor passes, quarantined residents may not leave
 
 
+class ReviewKind(StrEnum):
+    """What an officer says the gate got wrong about an entry (the review figures count these)."""
+
+    WRONG_PERSON = "wrong_person"  # the gate named a resident, but it was another resident
+    STRANGER = "stranger"  # the gate named a resident, but it was nobody in the registry
+    MISSED_RESIDENT = "missed_resident"  # the gate named nobody, but it was a registered resident
+
+
 class MatchedBy(StrEnum):
     GATE = "gate"
     DISTRICT_REMATCH = "district_rematch"
@@ -468,6 +476,24 @@ class Alert(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     entry: Mapped[Entry | None] = relationship(back_populates="alerts")
+
+
+class EntryReview(Base):
+    """An officer's verdict that the gate's recognition on one entry was wrong. One per entry (a
+    new verdict replaces the old; the audit log keeps the history). site_id and gate_id are copied
+    from the entry so the review figures group without touching the million-row entries table."""
+
+    __tablename__ = "entry_reviews"
+    __table_args__ = (Index("ix_entry_reviews_site_captured", "site_id", "captured_at"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), unique=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    gate_id: Mapped[str] = mapped_column(String(ID_LEN))
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the entry's, for figures over a range
+    kind: Mapped[ReviewKind] = mapped_column(_enum(ReviewKind, "review_kind"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    reviewed_by: Mapped[str] = mapped_column(String(128))  # username
+    reviewed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class QuarantinedMessage(Base):

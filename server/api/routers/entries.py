@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
@@ -17,9 +19,10 @@ from menwei.wire import Decision
 from server.api.bounds import Int64
 from server.api.deps import Ctx, EntriesExport, EntriesRead
 from server.api.entries_query import EntryFilters, alerts_for, as_utc, event_uuid, fetch_page
+from server.api.name_search import residents_named
 from server.api.roles import Principal
 from server.audit import record
-from server.db.models import Entry, FacePhoto, FaceVariant, Resident
+from server.db.models import Entry, EntryReview, FacePhoto, FaceVariant, Resident, ReviewKind
 from server.registry.service import NotFound, placement_of
 
 router = APIRouter(tags=["entries"])
@@ -30,6 +33,13 @@ class AlertRef(BaseModel):
     id: int
     kind: str
     acknowledged: bool
+
+
+class ReviewOut(BaseModel):
+    kind: ReviewKind
+    note: str | None
+    by: str
+    at: datetime
 
 
 class EntryItem(BaseModel):
@@ -58,6 +68,8 @@ class EntryItem(BaseModel):
     # the face matched a person registered in a compound outside the caller's scope (district
     # re-match): who she is, is not shown (docs/API.md, "What the district re-match reveals")
     person_outside_scope: bool = False
+    has_face: bool = False  # the gate sent a face crop and retention has not purged it yet
+    review: ReviewOut | None = None  # an officer marked the recognition as wrong
 
 
 class EntryPage(BaseModel):
@@ -75,14 +87,21 @@ class EntryDetail(EntryItem):
     temperature_method: str | None
     track: dict[str, Any] | None
     override: dict[str, Any] | None
-    has_face: bool
 
 
-def _filters(ctx: Ctx, site, gate, resident, decision, since, until, alerts_only) -> EntryFilters:
+def _filters(ctx: Ctx, site, gate, resident, decision, since, until, alerts_only, name=None) -> EntryFilters:
     if site is not None:
         ctx.require_site(site)
+    residents = residents_named(ctx.s, ctx.who, name, site) if name is not None else None
     return EntryFilters(site=site, gate=gate, resident=resident, decision=decision, since=as_utc(since),
-                        until=as_utc(until), alerts_only=alerts_only)
+                        until=as_utc(until), alerts_only=alerts_only, residents=residents)
+
+
+def review_of(r) -> dict | None:
+    if r.review_kind is None:
+        return None
+    return {"kind": getattr(r.review_kind, "value", r.review_kind), "note": r.review_note, "by": r.review_by,
+            "at": r.review_at}
 
 
 def _person(who: Principal, resident_id, resident_name, household_id, resident_site_id) -> dict:
@@ -112,6 +131,7 @@ def _item(r, alerts: dict[int, list[dict]], who: Principal) -> dict:
         "matched_by": getattr(r.matched_by, "value", r.matched_by),
         "score": r.score, "temperature_c": r.temperature_c, "temperature_status": r.temperature_status,
         **_pass(r, who), "alerts": alerts.get(r.id, []),
+        "has_face": bool(r.has_face), "review": review_of(r),
     }
 
 
@@ -119,10 +139,11 @@ def _item(r, alerts: dict[int, list[dict]], who: Principal) -> dict:
 def list_entries(ctx: EntriesRead, site: str | None = None, gate: str | None = None,
                  resident: str | None = None, decision: Decision | None = None, since: datetime | None = None,
                  until: datetime | None = None, alerts_only: bool = False, limit: Int64 = 50,
-                 cursor: str | None = None) -> dict:
+                 cursor: str | None = None, name: str | None = None) -> dict:
     """Newest first. `since` is inclusive, `until` exclusive; times without an offset are UTC.
-    Pass `next_cursor` back as `cursor` for the next page (null on the last page)."""
-    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only)
+    Pass `next_cursor` back as `cursor` for the next page (null on the last page). `name`: entries
+    of the caller's residents whose name contains it (at most 500 residents, else 422)."""
+    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only, name)
     limit = max(1, min(limit, ctx.app.settings.page_limit_max))
     rows, alerts, nxt = fetch_page(ctx.s, f, ctx.who, limit, cursor)
     items = [_item(r, alerts, ctx.who) for r in rows]
@@ -158,9 +179,10 @@ def _cell(v) -> str:
             responses={200: {"content": {"text/csv": {}}}})
 def export_entries(ctx: EntriesExport, site: str | None = None, gate: str | None = None,
                    resident: str | None = None, decision: Decision | None = None, since: datetime | None = None,
-                   until: datetime | None = None, alerts_only: bool = False) -> StreamingResponse:
+                   until: datetime | None = None, alerts_only: bool = False,
+                   name: str | None = None) -> StreamingResponse:
     """Every matching entry as CSV (UTF-8 with BOM so Excel shows Chinese names), newest first."""
-    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only)
+    f = _filters(ctx, site, gate, resident, decision, since, until, alerts_only, name)
     cap = ctx.app.settings.export_max_rows
     record(ctx.s, ctx.actor, "export", "entry", None, site, {"filters": f.as_dict(), "max_rows": cap})
     ctx.s.commit()
@@ -188,8 +210,12 @@ def export_entries(ctx: EntriesExport, site: str | None = None, gate: str | None
                     break
 
     name = f"entries-{site or 'all'}.csv"
+    # HTTP headers are Latin-1: a compound id such as 未来城 goes in the RFC 6266 filename* form,
+    # with an ASCII stand-in for old clients (it raised UnicodeEncodeError before)
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
     return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             headers={"Content-Disposition": disposition,
                                       "Cache-Control": "no-store"})
 
 
@@ -212,13 +238,16 @@ def get_entry(event_id: str, ctx: EntriesRead) -> EntryDetail:
     places = placement_of(ctx.s, {hh} if hh else set())
     alerts = alerts_for(ctx.s, [e.id], ctx.who)
     has_face = ctx.s.scalar(select(Entry.face_jpeg.is_not(None)).where(Entry.id == e.id))
+    rv = ctx.s.scalar(select(EntryReview).where(EntryReview.entry_id == e.id))
+    review = {"kind": rv.kind, "note": rv.note, "by": rv.reviewed_by, "at": rv.reviewed_at} if rv else None
     out = EntryDetail(
         event_id=str(e.event_id), site_id=e.site_id, gate_id=e.gate_id, seq=e.seq, captured_at=e.captured_at,
         direction=e.direction, decision=e.decision, reasons=list(e.reasons or []), **shown,
         matched_by=getattr(e.matched_by, "value", e.matched_by), score=e.score, temperature_c=e.temperature_c,
         temperature_status=e.temperature_status, **_pass(e, ctx.who), alerts=alerts.get(e.id, []), received_at=e.received_at,
         **places.get(hh, {}), gallery_version=e.gallery_version, pack=e.pack,
-        temperature_method=e.temperature_method, track=e.track, override=e.override, has_face=bool(has_face))
+        temperature_method=e.temperature_method, track=e.track, override=e.override, has_face=bool(has_face),
+        review=review)
     record(ctx.s, ctx.actor, "read", "entry", str(e.event_id), e.site_id)
     ctx.s.commit()
     return out

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
 from server.api.deps import StatsRead
-from server.db.models import Entry
+from server.api.entries_query import as_utc
+from server.db.models import Entry, EntryReview, ReviewKind
 from server.registry.service import InvalidInput
 
 router = APIRouter(tags=["stats"])
@@ -134,20 +135,66 @@ def hourly(ctx: StatsRead, site: str | None = None, day: date | None = None, tz:
         q = q.where(Entry.site_id == ctx.require_site(site))
     elif ctx.who.sites is not None:
         q = q.where(Entry.site_id.in_(sorted(ctx.who.sites)))
-    hours = [HourFigures(hour=h, entries=0, granted=0, denied=0, alert=0, fevers=0, unknown_faces=0)
-             for h in range(24)]
-    gates: dict[tuple[str, str], GateFigures] = {}
+    # plain dicts in the loop, models at the end: attribute writes on pydantic models made this
+    # loop most of the dashboard's wait (bench/web_paint_bench.py, a busy day of two compounds)
+    keys = ("entries", "granted", "denied", "alert", "fevers", "unknown_faces")
+    hours = [dict.fromkeys(keys, 0) for _ in range(24)]
+    gates: dict[tuple[str, str], dict[str, int]] = {}
     for at, site_id, gate_id, decision, temp_status, reasons in ctx.s.execute(q):
         if at.tzinfo is None:  # SQLite returns naive UTC
             at = at.replace(tzinfo=UTC)
         h = hours[at.astimezone(zone).hour]
-        g = gates.setdefault((site_id, gate_id), GateFigures(site_id=site_id, gate_id=gate_id, entries=0,
-                                                             granted=0, denied=0, alert=0))
-        for fig in (h, g):
-            fig.entries += 1
-            if decision in ("granted", "denied", "alert"):
-                setattr(fig, decision, getattr(fig, decision) + 1)
-        h.fevers += temp_status == "fever"
-        h.unknown_faces += "unknown_face" in (reasons or [])
-    return Hourly(timezone=tz_name, day=day, hours=hours, gates=sorted(gates.values(),
-                                                                        key=lambda g: (g.site_id, g.gate_id)))
+        g = gates.get((site_id, gate_id))
+        if g is None:
+            g = gates[(site_id, gate_id)] = dict.fromkeys(keys[:4], 0)
+        h["entries"] += 1
+        g["entries"] += 1
+        if decision in ("granted", "denied", "alert"):
+            h[decision] += 1
+            g[decision] += 1
+        if temp_status == "fever":
+            h["fevers"] += 1
+        if reasons and "unknown_face" in reasons:
+            h["unknown_faces"] += 1
+    return Hourly(timezone=tz_name, day=day, hours=[HourFigures(hour=i, **h) for i, h in enumerate(hours)],
+                  gates=[GateFigures(site_id=k[0], gate_id=k[1], **g) for k, g in sorted(gates.items())])
+
+
+class GateReviews(BaseModel):
+    site_id: str
+    gate_id: str
+    wrong_person: int
+    stranger: int
+    missed_resident: int
+    total: int
+
+
+class Reviews(BaseModel):
+    since: datetime
+    until: datetime
+    items: list[GateReviews]
+
+
+@router.get("/stats/reviews", response_model=Reviews)
+def reviews(ctx: StatsRead, site: str | None = None, since: datetime | None = None,
+            until: datetime | None = None) -> Reviews:
+    """Recognitions marked as wrong, per compound and gate, counted per kind, for entries captured
+    from `since` (inclusive, default 7 days ago) to `until` (exclusive, default now). Counts only:
+    no person, so property companies may read them too."""
+    until = as_utc(until) or datetime.now(UTC)
+    since = as_utc(since) or until - timedelta(days=7)
+    if since > until:
+        raise InvalidInput("since must be on or before until")
+    q = (select(EntryReview.site_id, EntryReview.gate_id, EntryReview.kind, func.count())
+         .where(EntryReview.captured_at >= since, EntryReview.captured_at < until))
+    if site is not None:
+        q = q.where(EntryReview.site_id == ctx.require_site(site))
+    elif ctx.who.sites is not None:
+        q = q.where(EntryReview.site_id.in_(sorted(ctx.who.sites)))
+    per_gate: dict[tuple[str, str], dict[str, int]] = {}
+    for site_id, gate_id, kind, n in ctx.s.execute(q.group_by(EntryReview.site_id, EntryReview.gate_id,
+                                                              EntryReview.kind)):
+        counts = per_gate.setdefault((site_id, gate_id), {k.value: 0 for k in ReviewKind})
+        counts[ReviewKind(kind).value] += n
+    items = [GateReviews(site_id=k[0], gate_id=k[1], **c, total=sum(c.values())) for k, c in sorted(per_gate.items())]
+    return Reviews(since=since, until=until, items=items)

@@ -32,6 +32,16 @@ window.MENWEI_TEXT = {
     level_lockdown_rules: "residents only: no visitor passes; quarantined residents may not leave",
     level_sent: "sent to {n} of {of} gates",
     // entries.js
+    search_name: "Name", face: "Face", review: "Review", no_entries: "no entries",
+    mark_wrong: "Mark as wrong", change_review: "Change", withdraw_review: "Withdraw", marked_wrong: "marked wrong",
+    review_wrong_person: "wrong person", review_stranger: "stranger", review_missed_resident: "missed resident",
+    review_note: "note (optional, at most 500 characters)",
+    history_of: "History of {name}", whole_log: "back to the whole log",
+    inside_now: "Who is inside now", inside_days: "Looking back (days)", entered_at: "Entered", pick_site: "pick a compound",
+    inside_rule: "Residents whose last passage through a door of the compound (door opened) went in.",
+    inside_n: "{n} inside (passages of the last {days} days)", inside_n_truncated: "{n} inside; the newest arrivals shown",
+    review_figures: "Recognitions marked wrong (7 days)", total: "total", no_reviews: "none marked wrong",
+    // entries.js
     // devices.js
     manage: "Config and credentials", close: "Close", gate_errors: "Errors", no_errors: "no errors reported",
     door_state: "Door", door_closed: "locked", door_open: "unlocked", door_error: "lock fault",
@@ -113,6 +123,16 @@ window.MENWEI_TEXT = {
     level_heightened_rules: "必须测温；访客须持通行证",
     level_lockdown_rules: "仅限住户：访客通行证停用；居家隔离人员不得外出",
     level_sent: "已发送至 {n}/{of} 台闸机",
+    // entries.js
+    search_name: "姓名", face: "抓拍", review: "复核", no_entries: "没有记录",
+    mark_wrong: "标记识别错误", change_review: "修改", withdraw_review: "撤回", marked_wrong: "已标记识别错误",
+    review_wrong_person: "认错人", review_stranger: "陌生人被认作住户", review_missed_resident: "住户未被识别",
+    review_note: "备注（可选，最多 500 字）",
+    history_of: "{name} 的通行记录", whole_log: "返回全部记录",
+    inside_now: "当前在内人员", inside_days: "回溯天数", entered_at: "进入时间", pick_site: "请选择小区",
+    inside_rule: "在本小区最后一次通行（门已打开）为进入的住户。",
+    inside_n: "{n} 人在内（根据最近 {days} 天的通行）", inside_n_truncated: "{n} 人在内；仅显示最近进入的",
+    review_figures: "识别错误（近 7 天）", total: "合计", no_reviews: "暂无识别错误",
     // entries.js
     // devices.js
     manage: "配置与凭据", close: "关闭", gate_errors: "故障", no_errors: "未报告故障",
