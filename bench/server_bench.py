@@ -86,8 +86,13 @@ def fresh_db(kind: str, tmp: Path) -> tuple[str, callable]:
     import psycopg
 
     name = f"menwei_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as e:  # one line, not a traceback: the database is not up
+        print(f"{Path(sys.argv[0]).stem}: PostgreSQL at {PG_ADMIN} refused: {str(e).strip().splitlines()[0]}",
+              file=sys.stderr)
+        raise SystemExit(2) from None
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
     def drop():

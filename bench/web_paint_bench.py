@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import socket
@@ -43,10 +42,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _p in (REPO, REPO / "bench"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
-PG_ADMIN = os.environ.get("MENWEI_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from server_bench import fresh_db  # noqa: E402  (one way to make and drop a bench database)
+
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "paint-bench-pass"
 SITES = ["paint-a", "paint-b", "paint-c", "paint-d"]
@@ -66,31 +67,6 @@ def fail(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------------- database
-def fresh_db(kind: str, tmp: Path) -> tuple[str, callable]:
-    from server.db.session import upgrade
-
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp / 'paint.db'}"
-        upgrade(url)
-        return url, lambda: None
-    import psycopg
-
-    name = f"menwei_paint_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as e:
-        fail(f"PostgreSQL at {PG_ADMIN} refused: {str(e).strip().splitlines()[0]}")
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-    def drop():
-        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    upgrade(url)
-    return url, drop
-
-
 def name_of(i: int) -> str:
     return SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)] + GIVEN[(i * 7 + 3) % len(GIVEN)]
 
